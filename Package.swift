@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Module layers (see README "Where things live"):
+/// CLibPQ, CLinux (C headers only) → Reactor (epoll event loop) → Postgres (libpq client, pool,
+/// migrations) → crm (command line). HTTP and Contacts join in later layers.
+let package = Package(
+    name: "crm",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "crm", targets: ["crm"]),
+        .library(name: "Postgres", targets: ["Postgres"]),
+        .library(name: "Reactor", targets: ["Reactor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .systemLibrary(name: "CLinux"),
+        .target(
+            name: "Reactor",
+            dependencies: [
+                "CLinux",
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        .target(
+            name: "Postgres",
+            dependencies: [
+                "CLibPQ",
+                "Reactor",
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        .executableTarget(
+            name: "crm",
+            dependencies: [
+                "Postgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(
+            name: "TestSupport",
+            dependencies: ["Postgres", "CLibPQ"],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "SchemaTests", dependencies: ["Postgres", "TestSupport"]),
+    ]
+)

@@ -1,0 +1,187 @@
+import DequeModule
+
+/// The connection pool's bookkeeping, without I/O, threads or a clock: every event comes in with
+/// the time it happened (monotonic nanoseconds) and returns the ``PoolActions`` the caller must
+/// perform. ``ConnectionPool`` is the thin shell that performs them; the tests drive this
+/// struct directly with made-up connections and times.
+///
+/// Policies:
+/// - Waiters are served first in, first out, and all share one acquire timeout, so the oldest
+///   waiter always has the earliest deadline (one timer serves the whole queue).
+/// - Idle connections are reused last in, first out, keeping a warm core and letting the rest age.
+/// - A failed connection attempt fails the oldest waiter at once (the database is likely down:
+///   answering quickly beats holding the request until its timeout), and the next waiter gets
+///   a new attempt.
+struct PoolStateMachine<Connection: AnyObject> {
+    typealias WaiterID = UInt64
+
+    enum State: Equatable { case running, shuttingDown, shutDown }
+
+    private struct Waiter {
+        let id: WaiterID
+        let deadline: UInt64
+    }
+
+    private struct IdleConnection {
+        let connection: Connection
+        let since: UInt64
+    }
+
+    let maxConnections: Int
+    private(set) var state = State.running
+    private var idle: [IdleConnection] = []
+    private var waiters: Deque<Waiter> = []
+    private(set) var leasedCount = 0
+    private(set) var openingCount = 0
+
+    init(maxConnections: Int) {
+        precondition(maxConnections > 0, "a pool needs at least one connection")
+        self.maxConnections = maxConnections
+    }
+
+    var idleCount: Int { idle.count }
+    var waiterCount: Int { waiters.count }
+    /// The deadline of the oldest waiter, when the pool's single timer should next fire.
+    var nextDeadline: UInt64? { waiters.first?.deadline }
+
+    // MARK: Events
+
+    /// A caller wants a connection; if none is idle it waits until `deadline`.
+    mutating func acquire(_ waiter: WaiterID, deadline: UInt64) -> PoolActions<Connection> {
+        var actions = PoolActions<Connection>()
+        guard state == .running else {
+            actions.failures.append((waiter, .poolShutdown))
+            return actions
+        }
+        if let entry = idle.popLast() {
+            leasedCount += 1
+            actions.leases.append(PoolLease(waiter: waiter, connection: entry.connection, idleSince: entry.since))
+            return actions
+        }
+        waiters.append(Waiter(id: waiter, deadline: deadline))
+        openIfNeeded(&actions)
+        return actions
+    }
+
+    /// A connection attempt succeeded.
+    mutating func connectionOpened(_ connection: Connection, now: UInt64) -> PoolActions<Connection> {
+        openingCount -= 1
+        var actions = PoolActions<Connection>()
+        guard state == .running else {
+            actions.closes.append(connection)
+            finishShutdownIfDrained(&actions)
+            return actions
+        }
+        hand(connection, idleSince: now, &actions)
+        return actions
+    }
+
+    /// A connection attempt failed: the oldest waiter gets the error.
+    mutating func connectionOpenFailed() -> PoolActions<Connection> {
+        openingCount -= 1
+        var actions = PoolActions<Connection>()
+        if let waiter = waiters.popFirst() {
+            actions.connectFailures.append(waiter.id)
+        }
+        if state == .running {
+            openIfNeeded(&actions)
+        } else {
+            finishShutdownIfDrained(&actions)
+        }
+        return actions
+    }
+
+    /// A leased connection comes back; `reusable` is false when it is broken or mid-transaction.
+    mutating func release(_ connection: Connection, reusable: Bool, now: UInt64) -> PoolActions<Connection> {
+        leasedCount -= 1
+        var actions = PoolActions<Connection>()
+        guard reusable, state == .running else {
+            actions.closes.append(connection)
+            if state == .running { openIfNeeded(&actions) } else { finishShutdownIfDrained(&actions) }
+            return actions
+        }
+        hand(connection, idleSince: now, &actions)
+        return actions
+    }
+
+    /// An idle connection was found closed (its backend was terminated, the server restarted).
+    mutating func idleConnectionClosed(_ connection: Connection) {
+        idle.removeAll { $0.connection === connection }
+    }
+
+    /// Fails every waiter whose deadline is at or before `now` with `.acquireTimeout`.
+    mutating func expireWaiters(now: UInt64) -> PoolActions<Connection> {
+        var actions = PoolActions<Connection>()
+        while let first = waiters.first, first.deadline <= now {
+            waiters.removeFirst()
+            actions.failures.append((first.id, .acquireTimeout))
+        }
+        return actions
+    }
+
+    /// A waiter gave up (its task was cancelled). True if it was still waiting.
+    mutating func removeWaiter(_ id: WaiterID) -> Bool {
+        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return false }
+        waiters.remove(at: index)
+        return true
+    }
+
+    /// Stops lending: waiters fail, idle connections close, leased ones close when returned.
+    mutating func shutdown() -> PoolActions<Connection> {
+        var actions = PoolActions<Connection>()
+        guard state == .running else { return actions }
+        state = .shuttingDown
+        actions.failures = waiters.map { ($0.id, .poolShutdown) }
+        waiters.removeAll()
+        actions.closes = idle.map(\.connection)
+        idle.removeAll()
+        finishShutdownIfDrained(&actions)
+        return actions
+    }
+
+    // MARK: Helpers
+
+    private mutating func hand(_ connection: Connection, idleSince: UInt64, _ actions: inout PoolActions<Connection>) {
+        if let waiter = waiters.popFirst() {
+            leasedCount += 1
+            actions.leases.append(PoolLease(waiter: waiter.id, connection: connection, idleSince: idleSince))
+        } else {
+            idle.append(IdleConnection(connection: connection, since: idleSince))
+        }
+    }
+
+    /// Starts connection attempts for waiters that no attempt in progress will serve.
+    private mutating func openIfNeeded(_ actions: inout PoolActions<Connection>) {
+        while openingCount < waiters.count, leasedCount + openingCount + idle.count < maxConnections {
+            openingCount += 1
+            actions.connectionsToOpen += 1
+        }
+    }
+
+    private mutating func finishShutdownIfDrained(_ actions: inout PoolActions<Connection>) {
+        if state == .shuttingDown, leasedCount == 0, openingCount == 0 {
+            state = .shutDown
+            actions.shutdownComplete = true
+        }
+    }
+}
+
+/// A connection handed to a waiter, with how long it had been idle (for the liveness check).
+struct PoolLease<Connection: AnyObject> {
+    let waiter: PoolStateMachine<Connection>.WaiterID
+    let connection: Connection
+    let idleSince: UInt64
+}
+
+/// What the pool shell must do after an event, all outside its lock.
+struct PoolActions<Connection: AnyObject> {
+    var leases: [PoolLease<Connection>] = []
+    var failures: [(PoolStateMachine<Connection>.WaiterID, ConnectionPoolError)] = []
+    /// Waiters that get the error of the failed connection attempt.
+    var connectFailures: [PoolStateMachine<Connection>.WaiterID] = []
+    var closes: [Connection] = []
+    var connectionsToOpen = 0
+    var shutdownComplete = false
+}
+
+extension PoolLease: Sendable where Connection: Sendable {}

@@ -1,0 +1,37 @@
+/// How to reach PostgreSQL: a libpq connection string or `postgres://` URI (e.g. `DATABASE_URL`)
+/// plus the settings this client always applies.
+///
+/// An empty ``connectionString`` leaves everything to libpq's defaults and `PG*` environment
+/// variables. Settings in ``overrides`` win over the connection string (tests use it to point
+/// at a scratch database: `overrides["dbname"] = "crm_test_1"`).
+public struct PostgresConfiguration: Sendable {
+    public var connectionString: String
+    /// Reported in `pg_stat_activity.application_name`, unless the connection string sets one.
+    public var applicationName: String
+    /// How long connecting (TCP, TLS, authentication) may take before it fails with `.connectionFailed`.
+    public var connectTimeout: Duration
+    /// libpq keywords applied after the connection string, e.g. `dbname`, `options`.
+    public var overrides: [String: String]
+
+    public init(
+        connectionString: String,
+        applicationName: String = "crm",
+        connectTimeout: Duration = .seconds(5),
+        overrides: [String: String] = [:]
+    ) {
+        self.connectionString = connectionString
+        self.applicationName = applicationName
+        self.connectTimeout = connectTimeout
+        self.overrides = overrides
+    }
+
+    /// The keyword/value pairs handed to `PQconnectStartParams` with `expand_dbname = 1`.
+    /// libpq applies them in order, so later pairs override what the connection string set;
+    /// `client_encoding` comes last because every byte this client sends and decodes is UTF-8.
+    var libpqParameters: [(String, String)] {
+        var parameters = [("application_name", applicationName), ("dbname", connectionString)]
+        parameters += overrides.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        parameters.append(("client_encoding", "UTF8"))
+        return parameters
+    }
+}

@@ -1,0 +1,180 @@
+import CLibPQ
+import Reactor
+
+/// Sending requests and collecting their results, on the loop thread.
+///
+/// libpq's asynchronous protocol: `PQsend…` queues the message, `PQflush` writes it (returning 1
+/// while the socket would block), `PQconsumeInput` reads whatever arrived, and `PQgetResult`
+/// yields results while `PQisBusy` says a whole one is buffered; a NULL result ends a request.
+extension PostgresConnection {
+    func enqueue(_ request: PendingRequest) {
+        guard handle != nil else {
+            request.completion(.failure(PostgresError(kind: .connectionClosed, message: "connection closed")))
+            return
+        }
+        pending.append(request)
+        if current == nil { startNext() }
+    }
+
+    private func startNext() {
+        guard current == nil, let request = pending.popFirst() else { return }
+        if case .prepared(let statement, _) = request.command, !preparedNames.contains(statement.name) {
+            current = InFlightRequest(request: request, stage: .preparing)
+        } else {
+            current = InFlightRequest(request: request, stage: .executing)
+        }
+        sendCurrentStage()
+    }
+
+    private func sendCurrentStage() {
+        guard let handle, let inFlight = current else { return }
+        let sent: Int32
+        switch (inFlight.request.command, inFlight.stage) {
+        case (.query(let sql, let parameters), _):
+            sent = CStringArray.with(parameters) { values in
+                PQsendQueryParams(handle, sql, Int32(values.count), nil, values, nil, nil, 0)
+            }
+        case (.prepared(let statement, let parameters), .preparing):
+            countPrepare()
+            sent = PQsendPrepare(handle, statement.name, statement.sql, Int32(parameters.count), nil)
+        case (.prepared(let statement, let parameters), .executing):
+            sent = CStringArray.with(parameters) { values in
+                PQsendQueryPrepared(handle, statement.name, Int32(values.count), values, nil, nil, 0)
+            }
+        case (.simple(let sql), _):
+            sent = PQsendQuery(handle, sql)
+        }
+        guard sent == 1 else {
+            failCurrentOrConnection(message: lastErrorMessage())
+            return
+        }
+        flush()
+    }
+
+    /// Writes libpq's output buffer; while it cannot all be written, also wait for writability.
+    private func flush() {
+        guard let handle else { return }
+        switch PQflush(handle) {
+        case 0:
+            flushing = false
+            setInterest(.read)
+        case 1:
+            flushing = true
+            setInterest([.read, .write])
+        default:
+            fail(PostgresError(kind: .connectionClosed, message: lastErrorMessage()))
+        }
+    }
+
+    private func setInterest(_ interest: IOInterest) {
+        guard socket >= 0 else { return }
+        do {
+            try loop.setInterest(interest, for: socket)
+        } catch {
+            fail(PostgresError(kind: .client, message: "cannot watch the connection's socket: \(error)"))
+        }
+    }
+
+    /// Socket readiness on an established connection, idle or busy. An idle connection is
+    /// watched too: that is how a backend killed by `pg_terminate_backend` or a server shutdown
+    /// is noticed before anyone leases the connection.
+    func handleIO(_ events: IOEvents) {
+        guard let handle else { return }
+        if flushing, events.writable || events.readable {
+            flush()
+            guard self.handle != nil else { return }
+        }
+        guard events.readable else { return }
+        guard PQconsumeInput(handle) == 1 else {
+            fail(PostgresError(kind: .connectionClosed, message: lastErrorMessage()))
+            return
+        }
+        while let notification = PQnotifies(handle) {
+            PQfreemem(notification)  // LISTEN is not used yet; drain so libpq's queue stays empty
+        }
+        collectResults()
+        if let handle = self.handle, PQstatus(handle) == CONNECTION_BAD {
+            fail(PostgresError(kind: .connectionClosed, message: lastErrorMessage()))
+        }
+    }
+
+    private func collectResults() {
+        while let handle, current != nil, PQisBusy(handle) == 0 {
+            guard let result = PQgetResult(handle) else {
+                finishCurrentStage()
+                continue
+            }
+            defer { PQclear(result) }
+            switch PQresultStatus(result) {
+            case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+                current?.results.append(PostgresResult(copying: result))
+            case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE:
+                if current?.error == nil { current?.error = serverError(result) }
+            default:
+                // COPY and single-row mode are never requested by this client.
+                if current?.error == nil {
+                    current?.error = PostgresError(kind: .client, message: "unexpected result status \(PQresultStatus(result).rawValue)")
+                }
+            }
+        }
+    }
+
+    private func finishCurrentStage() {
+        guard let inFlight = current else { return }
+        if case .prepared(let statement, _) = inFlight.request.command, inFlight.stage == .preparing,
+           inFlight.error == nil {
+            preparedNames.insert(statement.name)
+            current?.stage = .executing
+            current?.results.removeAll()
+            sendCurrentStage()
+            return
+        }
+        current = nil
+        recordTransactionStatus()
+        if let error = inFlight.error {
+            inFlight.request.completion(.failure(error))
+            if error.kind == .connectionClosed {
+                teardown(error: error)
+                return
+            }
+        } else {
+            inFlight.request.completion(.success(inFlight.results))
+        }
+        startNext()
+    }
+
+    /// A `PQsend…` call was refused: a broken connection fails everything, else only this request.
+    private func failCurrentOrConnection(message: String) {
+        guard let handle, PQstatus(handle) == CONNECTION_OK, let inFlight = current else {
+            fail(PostgresError(kind: .connectionClosed, message: message))
+            return
+        }
+        current = nil
+        inFlight.request.completion(.failure(PostgresError(kind: .client, message: message)))
+        startNext()
+    }
+
+    private func serverError(_ result: OpaquePointer) -> PostgresError {
+        func field(_ code: Int32) -> String? {
+            PQresultErrorField(result, code).map { String(cString: $0) }
+        }
+        let sqlState = field(Int32(UInt8(ascii: "C"))).map(SQLState.init)
+        let message = field(Int32(UInt8(ascii: "M")))
+            ?? String(cString: PQresultErrorMessage(result)).trimmingNewlines()
+        // A FATAL error that also broke the connection (terminate, shutdown) is a connection
+        // error to callers: the same request may succeed on a new connection.
+        // SQLSTATE class 57P (admin/crash shutdown, database dropped, …) always ends the session.
+        let broken = handle.map { PQstatus($0) == CONNECTION_BAD } ?? true
+            || sqlState?.code.hasPrefix("57P") == true
+        return PostgresError(
+            kind: broken ? .connectionClosed : .server,
+            sqlState: sqlState,
+            message: message,
+            detail: field(Int32(UInt8(ascii: "D"))),
+            hint: field(Int32(UInt8(ascii: "H"))),
+            constraint: field(Int32(UInt8(ascii: "n"))),
+            table: field(Int32(UInt8(ascii: "t"))),
+            column: field(Int32(UInt8(ascii: "c")))
+        )
+    }
+}

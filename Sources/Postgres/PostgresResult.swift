@@ -1,0 +1,89 @@
+import CLibPQ
+
+/// A column of a result: its name and the OID of its type.
+public struct PostgresColumn: Sendable, Hashable {
+    public let name: String
+    public let typeOID: UInt32
+}
+
+/// The complete outcome of one statement: its rows (copied out of libpq, in text format), its
+/// columns and its command tag. Safe to pass between tasks.
+public struct PostgresResult: Sendable {
+    public let columns: [PostgresColumn]
+    public let rowCount: Int
+    /// The command tag, e.g. `INSERT 0 1`, `SELECT 3`.
+    public let commandTag: String
+    /// Rows affected by INSERT/UPDATE/DELETE/SELECT/…; nil for commands that report none.
+    public let affectedRows: Int?
+
+    /// All cell values back to back; `cells[row * columns.count + column]` locates one.
+    private let storage: [UInt8]
+    private let cells: [Cell]
+
+    struct Cell: Sendable {
+        let offset: Int32
+        /// -1 for SQL NULL.
+        let length: Int32
+    }
+
+    /// Copies a `PGresult` (whose status is TUPLES_OK or COMMAND_OK). Does not clear it.
+    init(copying result: OpaquePointer) {
+        let rowCount = Int(PQntuples(result))
+        let columnCount = Int(PQnfields(result))
+        var columns: [PostgresColumn] = []
+        columns.reserveCapacity(columnCount)
+        for column in 0..<columnCount {
+            columns.append(PostgresColumn(
+                name: String(cString: PQfname(result, Int32(column))),
+                typeOID: PQftype(result, Int32(column))
+            ))
+        }
+        var storage: [UInt8] = []
+        var cells: [Cell] = []
+        cells.reserveCapacity(rowCount * columnCount)
+        for row in 0..<Int32(rowCount) {
+            for column in 0..<Int32(columnCount) {
+                if PQgetisnull(result, row, column) != 0 {
+                    cells.append(Cell(offset: 0, length: -1))
+                    continue
+                }
+                let length = Int(PQgetlength(result, row, column))
+                cells.append(Cell(offset: Int32(storage.count), length: Int32(length)))
+                PQgetvalue(result, row, column).withMemoryRebound(to: UInt8.self, capacity: length) {
+                    storage.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
+                }
+            }
+        }
+        self.columns = columns
+        self.rowCount = rowCount
+        self.storage = storage
+        self.cells = cells
+        self.commandTag = String(cString: PQcmdStatus(result))
+        let tuples = String(cString: PQcmdTuples(result))
+        self.affectedRows = Int(tuples)
+    }
+
+    /// The row at `index` (0-based).
+    public subscript(index: Int) -> PostgresRow {
+        precondition(index >= 0 && index < rowCount, "row \(index) out of 0..<\(rowCount)")
+        return PostgresRow(result: self, index: index)
+    }
+
+    /// The rows in order.
+    public var rows: [PostgresRow] { (0..<rowCount).map { PostgresRow(result: self, index: $0) } }
+
+    /// The first row, if any.
+    public var first: PostgresRow? { rowCount > 0 ? self[0] : nil }
+
+    /// The index of the column called `name`.
+    public func columnIndex(named name: String) -> Int? {
+        columns.firstIndex { $0.name == name }
+    }
+
+    /// The raw text of one cell, or nil for SQL NULL.
+    func text(row: Int, column: Int) -> ArraySlice<UInt8>? {
+        let cell = cells[row * columns.count + column]
+        guard cell.length >= 0 else { return nil }
+        return storage[Int(cell.offset)..<Int(cell.offset + cell.length)]
+    }
+}

@@ -1,0 +1,105 @@
+import CLibPQ
+import Foundation
+import Postgres
+import Reactor
+import Synchronization
+import XCTest
+
+/// A scratch database for one test, created on the server `DATABASE_URL` points at (the private
+/// cluster `make test` starts) and dropped by ``drop()``. Tests never share tables.
+public final class TestDatabase: Sendable {
+    /// The event loop every test connection runs on.
+    public static let loop = EventLoop(name: "test-pg-loop")
+
+    private static let counter = Mutex(0)
+
+    public let name: String
+    /// Connects to this database.
+    public let configuration: PostgresConfiguration
+    /// A libpq key/value connection string for this database, for child processes (`crm migrate`).
+    public let connectionString: String
+
+    private init(name: String, base: String) throws {
+        self.name = name
+        self.configuration = PostgresConfiguration(connectionString: base, overrides: ["dbname": name])
+        self.connectionString = try ConnectionString.replacingDatabase(in: base, with: name)
+    }
+
+    /// The server to create databases on; `make test` exports it.
+    public static func baseURL() throws -> String {
+        guard let url = ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty else {
+            throw XCTSkip("DATABASE_URL is not set: run the tests with `make test`, which starts PostgreSQL")
+        }
+        return url
+    }
+
+    /// Creates an empty database, with the project's migrations applied when `migrated`.
+    public static func create(migrated: Bool = true) async throws -> TestDatabase {
+        let base = try baseURL()
+        let number = counter.withLock { value -> Int in
+            value += 1
+            return value
+        }
+        let database = try TestDatabase(name: "crm_test_\(getpid())_\(number)_\(UInt32.random(in: 0...UInt32.max))", base: base)
+        let admin = try await PostgresConnection.connect(PostgresConfiguration(connectionString: base), on: loop)
+        try await admin.simpleQuery("CREATE DATABASE \(database.name)")
+        await admin.close()
+        if migrated {
+            let connection = try await database.connect()
+            try await Migrator(migrations: Migration.load(from: Self.migrationsDirectory)).migrate(on: connection)
+            await connection.close()
+        }
+        return database
+    }
+
+    /// The repository's `sql/` directory.
+    public static var migrationsDirectory: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("sql").path
+    }
+
+    /// A new connection to this database.
+    public func connect(applicationName: String = "crm-test") async throws -> PostgresConnection {
+        var configuration = self.configuration
+        configuration.applicationName = applicationName
+        return try await PostgresConnection.connect(configuration, on: Self.loop)
+    }
+
+    /// Drops the database, disconnecting whoever is still connected.
+    public func drop() async {
+        guard let base = try? Self.baseURL(),
+              let admin = try? await PostgresConnection.connect(PostgresConfiguration(connectionString: base), on: Self.loop)
+        else { return }
+        _ = try? await admin.simpleQuery("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+        await admin.close()
+    }
+}
+
+/// Rewrites libpq connection strings (key/value or URI) with `PQconninfoParse`.
+public enum ConnectionString {
+    /// The same connection as `connectionString`, as key/value pairs, with `dbname` replaced.
+    public static func replacingDatabase(in connectionString: String, with database: String) throws -> String {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(connectionString, &errorMessage) else {
+            let message = errorMessage.map { String(cString: $0) } ?? "unparsable connection string"
+            if let errorMessage { PQfreemem(errorMessage) }
+            throw PostgresError(kind: .client, message: message)
+        }
+        defer { PQconninfoFree(options) }
+        var pairs: [String] = []
+        var option = options
+        while let keyword = option.pointee.keyword {
+            let key = String(cString: keyword)
+            if key != "dbname", let value = option.pointee.val {
+                pairs.append("\(key)=\(quote(String(cString: value)))")
+            }
+            option += 1
+        }
+        pairs.append("dbname=\(quote(database))")
+        return pairs.joined(separator: " ")
+    }
+
+    private static func quote(_ value: String) -> String {
+        "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+    }
+}
