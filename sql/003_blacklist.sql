@@ -39,13 +39,14 @@ $$;
 CREATE TRIGGER blacklist_entries_normalize BEFORE INSERT OR UPDATE ON blacklist_entries
     FOR EACH ROW EXECUTE FUNCTION crm_blacklist_normalize();
 
--- Which kind of entry, if any, blocks this email or phone in this listing.
+-- Which kind of entry, if any, blocks this email or phone in this listing (global first).
 CREATE FUNCTION crm_blacklist_match(p_listing_id bigint, p_kind text, p_value text) RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN (SELECT CASE WHEN b.listing_id IS NULL THEN 'global ' ELSE 'listing ' END || b.kind
               FROM blacklist_entries b
              WHERE b.kind = p_kind AND b.value = p_value
                AND (b.listing_id IS NULL OR b.listing_id = p_listing_id)
+             ORDER BY b.listing_id NULLS FIRST
              LIMIT 1);
 
 -- Blocks a contact whose new email, email domain or phone is blacklisted.

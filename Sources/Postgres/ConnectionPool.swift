@@ -79,17 +79,29 @@ public final class ConnectionPool: Sendable {
 
     /// Lends a connection to `body` and takes it back afterwards, whatever `body` does.
     ///
+    /// If the connection turns out to be dead before `body` sent anything on it (its backend
+    /// died while it sat idle), `body` runs once more on another connection: nothing reached
+    /// the server, so nothing can run twice.
+    ///
     /// Throws ``ConnectionPoolError`` when no connection could be lent, ``PostgresError``
     /// (`.connectionFailed`) when a new one could not be opened, or whatever `body` throws.
     public func withConnection<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
-        let connection = try await lease()
-        do {
-            let result = try await body(connection)
-            release(connection)
-            return result
-        } catch {
-            release(connection)
-            throw error
+        var attempt = 0
+        while true {
+            attempt += 1
+            let connection = try await lease()
+            let sentBefore = connection.sentCount
+            do {
+                let result = try await body(connection)
+                release(connection)
+                return result
+            } catch let error as PostgresError where error.isConnectionError && attempt == 1 && connection.sentCount == sentBefore {
+                release(connection)
+                continue
+            } catch {
+                release(connection)
+                throw error
+            }
         }
     }
 
@@ -115,7 +127,8 @@ public final class ConnectionPool: Sendable {
     }
 
     /// Returns a leased connection. A closed one, or one left inside a transaction, is closed
-    /// and replaced instead of being lent again.
+    /// and replaced instead of being lent again. Releasing a connection twice, or one this pool
+    /// did not lend, does nothing.
     public func release(_ connection: PostgresConnection) {
         let reusable = !connection.isClosed && connection.isIdleOutsideTransaction
         let actions = shared.withLock { $0.machine.release(connection, reusable: reusable, now: MonotonicClock.now()) }

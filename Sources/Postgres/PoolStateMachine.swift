@@ -31,7 +31,9 @@ struct PoolStateMachine<Connection: AnyObject> {
     private(set) var state = State.running
     private var idle: [IdleConnection] = []
     private var waiters: Deque<Waiter> = []
-    private(set) var leasedCount = 0
+    /// The connections lent out; a release of anything else is ignored, so a double release
+    /// (or one into the wrong pool) cannot lend one connection to two callers.
+    private var leased: Set<ObjectIdentifier> = []
     private(set) var openingCount = 0
 
     init(maxConnections: Int) {
@@ -40,6 +42,7 @@ struct PoolStateMachine<Connection: AnyObject> {
     }
 
     var idleCount: Int { idle.count }
+    var leasedCount: Int { leased.count }
     var waiterCount: Int { waiters.count }
     /// The deadline of the oldest waiter, when the pool's single timer should next fire.
     var nextDeadline: UInt64? { waiters.first?.deadline }
@@ -54,7 +57,7 @@ struct PoolStateMachine<Connection: AnyObject> {
             return actions
         }
         if let entry = idle.popLast() {
-            leasedCount += 1
+            leased.insert(ObjectIdentifier(entry.connection))
             actions.leases.append(PoolLease(waiter: waiter, connection: entry.connection, idleSince: entry.since))
             return actions
         }
@@ -92,9 +95,10 @@ struct PoolStateMachine<Connection: AnyObject> {
     }
 
     /// A leased connection comes back; `reusable` is false when it is broken or mid-transaction.
+    /// A connection that is not on lease from this pool is ignored.
     mutating func release(_ connection: Connection, reusable: Bool, now: UInt64) -> PoolActions<Connection> {
-        leasedCount -= 1
         var actions = PoolActions<Connection>()
+        guard leased.remove(ObjectIdentifier(connection)) != nil else { return actions }
         guard reusable, state == .running else {
             actions.closes.append(connection)
             if state == .running { openIfNeeded(&actions) } else { finishShutdownIfDrained(&actions) }
@@ -143,7 +147,7 @@ struct PoolStateMachine<Connection: AnyObject> {
 
     private mutating func hand(_ connection: Connection, idleSince: UInt64, _ actions: inout PoolActions<Connection>) {
         if let waiter = waiters.popFirst() {
-            leasedCount += 1
+            leased.insert(ObjectIdentifier(connection))
             actions.leases.append(PoolLease(waiter: waiter.id, connection: connection, idleSince: idleSince))
         } else {
             idle.append(IdleConnection(connection: connection, since: idleSince))
@@ -159,7 +163,7 @@ struct PoolStateMachine<Connection: AnyObject> {
     }
 
     private mutating func finishShutdownIfDrained(_ actions: inout PoolActions<Connection>) {
-        if state == .shuttingDown, leasedCount == 0, openingCount == 0 {
+        if state == .shuttingDown, leased.isEmpty, openingCount == 0 {
             state = .shutDown
             actions.shutdownComplete = true
         }

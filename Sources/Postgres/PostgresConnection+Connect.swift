@@ -20,7 +20,16 @@ extension PostgresConnection {
             completion(.failure(error))
             return
         }
-        PQsetNoticeReceiver(handle, { _, _ in }, nil)  // notices (e.g. "already exists, skipping") are not errors
+        // Notices ("already exists, skipping") are not errors and are dropped. But libpq also
+        // delivers here the FATAL error a backend sends when it is terminated while the
+        // connection is idle: that marks the session dead before the EOF even arrives.
+        PQsetNoticeReceiver(handle, { context, result in
+            guard let context, let result,
+                  let severity = PQresultErrorField(result, Int32(UInt8(ascii: "V"))).map({ String(cString: $0) }),
+                  severity == "FATAL" || severity == "PANIC"
+            else { return }
+            Unmanaged<PostgresConnection>.fromOpaque(context).takeUnretainedValue().backendTerminated = true
+        }, Unmanaged.passUnretained(self).toOpaque())
         connectCompletion = completion
         connectTimer = loop.scheduleTimer(after: configuration.connectTimeout) { [self] in
             finishConnecting(.failure(PostgresError(

@@ -17,7 +17,15 @@ extension PostgresConnection {
     }
 
     private func startNext() {
-        guard current == nil, let request = pending.popFirst() else { return }
+        guard current == nil, let handle, let request = pending.popFirst() else { return }
+        // A backend that died while the connection sat idle may have left its goodbye (an
+        // error and EOF) unread in the socket: read it now, before sending into a dead session,
+        // so the request fails unsent and the pool can safely retry it elsewhere.
+        if PQconsumeInput(handle) == 0 || PQstatus(handle) == CONNECTION_BAD || backendTerminated {
+            pending.prepend(request)
+            fail(PostgresError(kind: .connectionClosed, message: lastErrorMessage()))
+            return
+        }
         if case .prepared(let statement, _) = request.command, !preparedNames.contains(statement.name) {
             current = InFlightRequest(request: request, stage: .preparing)
         } else {
@@ -48,6 +56,7 @@ extension PostgresConnection {
             failCurrentOrConnection(message: lastErrorMessage())
             return
         }
+        countSent()
         flush()
     }
 
@@ -93,7 +102,7 @@ extension PostgresConnection {
             PQfreemem(notification)  // LISTEN is not used yet; drain so libpq's queue stays empty
         }
         collectResults()
-        if let handle = self.handle, PQstatus(handle) == CONNECTION_BAD {
+        if let handle = self.handle, PQstatus(handle) == CONNECTION_BAD || (backendTerminated && current == nil) {
             fail(PostgresError(kind: .connectionClosed, message: lastErrorMessage()))
         }
     }
@@ -104,18 +113,27 @@ extension PostgresConnection {
                 finishCurrentStage()
                 continue
             }
-            defer { PQclear(result) }
-            switch PQresultStatus(result) {
+            let status = PQresultStatus(result)
+            switch status {
             case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
                 current?.results.append(PostgresResult(copying: result))
             case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE:
                 if current?.error == nil { current?.error = serverError(result) }
+            case PGRES_COPY_IN:
+                // COPY is not supported. In COPY mode PQgetResult never returns NULL, so end the
+                // copy: the server then answers with an error and the request completes.
+                PQclear(result)
+                current?.error = PostgresError(kind: .client, message: "COPY is not supported by this client")
+                PQputCopyEnd(handle, "COPY is not supported by this client")
+                flush()
+                continue
             default:
-                // COPY and single-row mode are never requested by this client.
-                if current?.error == nil {
-                    current?.error = PostgresError(kind: .client, message: "unexpected result status \(PQresultStatus(result).rawValue)")
-                }
+                // COPY TO STDOUT / COPY BOTH cannot be ended from here: give the connection up.
+                PQclear(result)
+                fail(PostgresError(kind: .client, message: "unexpected result status \(status.rawValue) (COPY is not supported)"))
+                return
             }
+            PQclear(result)
         }
     }
 

@@ -10,6 +10,9 @@ import Synchronization
 /// Requests are queued in order and answered in order: today one is on the wire at a time,
 /// and the same queue is what libpq's pipeline mode will fill with several at once.
 ///
+/// Call ``close()`` when done: the loop's registration keeps an open connection alive, so one
+/// that is merely dropped keeps its socket and server backend.
+///
 /// A connection is not meant to be shared by unrelated callers at once: the
 /// ``ConnectionPool`` leases it to one caller at a time. A caller whose task is cancelled
 /// still waits for its statement to finish, so the connection stays in a known state.
@@ -25,6 +28,7 @@ public final class PostgresConnection: @unchecked Sendable {
     private let closedFlag = Atomic<Bool>(false)
     private let transactionStatusValue = Atomic<UInt8>(0)
     private let prepareCountValue = Atomic<Int>(0)
+    private let sentCountValue = Atomic<Int>(0)
 
     // Loop-thread state: touched only by code running on `loop`.
     var handle: OpaquePointer?
@@ -32,6 +36,8 @@ public final class PostgresConnection: @unchecked Sendable {
     var pending: Deque<PendingRequest> = []
     var current: InFlightRequest?
     var flushing = false
+    /// The backend announced it is going away (a FATAL error while idle).
+    var backendTerminated = false
     var preparedNames: Set<String> = []
     var closeHandlers: [@Sendable (PostgresError?) -> Void] = []
     var connectCompletion: ((Result<Void, PostgresError>) -> Void)?
@@ -40,10 +46,6 @@ public final class PostgresConnection: @unchecked Sendable {
     init(loop: EventLoop) {
         self.id = Self.nextID.add(1, ordering: .relaxed).oldValue
         self.loop = loop
-    }
-
-    deinit {
-        if let handle { PQfinish(handle) }
     }
 
     /// Opens a connection. Throws a ``PostgresError`` of kind `.connectionFailed` when the server
@@ -159,6 +161,12 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     func countPrepare() { prepareCountValue.add(1, ordering: .relaxed) }
+
+    func countSent() { sentCountValue.add(1, ordering: .relaxed) }
+
+    /// How many messages libpq accepted for sending on this connection. Unchanged across a
+    /// failed request means the request never left the process, so retrying it is safe.
+    var sentCount: Int { sentCountValue.load(ordering: .acquiring) }
 
     /// Parameters in text format; NUL cannot travel in a C string (nor in PostgreSQL text).
     static func encode(_ parameters: [(any PostgresEncodable)?]) throws -> [String?] {

@@ -21,9 +21,9 @@ public struct PostgresResult: Sendable {
     private let cells: [Cell]
 
     struct Cell: Sendable {
-        let offset: Int32
+        let offset: Int
         /// -1 for SQL NULL.
-        let length: Int32
+        let length: Int
     }
 
     /// Copies a `PGresult` (whose status is TUPLES_OK or COMMAND_OK). Does not clear it.
@@ -48,7 +48,7 @@ public struct PostgresResult: Sendable {
                     continue
                 }
                 let length = Int(PQgetlength(result, row, column))
-                cells.append(Cell(offset: Int32(storage.count), length: Int32(length)))
+                cells.append(Cell(offset: storage.count, length: length))
                 PQgetvalue(result, row, column).withMemoryRebound(to: UInt8.self, capacity: length) {
                     storage.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
                 }
@@ -84,6 +84,6 @@ public struct PostgresResult: Sendable {
     func text(row: Int, column: Int) -> ArraySlice<UInt8>? {
         let cell = cells[row * columns.count + column]
         guard cell.length >= 0 else { return nil }
-        return storage[Int(cell.offset)..<Int(cell.offset + cell.length)]
+        return storage[cell.offset..<cell.offset + cell.length]
     }
 }

@@ -44,7 +44,8 @@ public struct PostgresRow: Sendable {
 
     /// True when the column at `column` is SQL NULL.
     public func isNull(column: Int) -> Bool {
-        result.text(row: index, column: column) == nil
+        guard column >= 0, column < result.columns.count else { return true }
+        return result.text(row: index, column: column) == nil
     }
 
     private func columnIndex(_ name: String) throws(PostgresError) -> Int {

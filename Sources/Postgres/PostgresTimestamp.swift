@@ -5,7 +5,11 @@ import FoundationEssentials
 enum PostgresTimestamp {
     /// `2026-11-29 19:30:00.123456+00`.
     static func format(_ date: Date) -> String {
-        let totalMicros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        // Beyond ±292,000 years (or NaN) there is no Int64 microsecond count; PostgreSQL's own
+        // words for "later/earlier than any date" are the honest rendering.
+        guard let totalMicros = Int64(exactly: (date.timeIntervalSince1970 * 1_000_000).rounded()) else {
+            return date.timeIntervalSince1970 < 0 ? "-infinity" : "infinity"
+        }
         let (days, microsOfDay) = totalMicros.floorDivided(by: 86_400_000_000)
         let (year, month, day) = civil(fromDays: days)
         let seconds = microsOfDay / 1_000_000

@@ -76,8 +76,10 @@ public final class EventLoop: @unchecked Sendable {
         if mustWake { wake() }
     }
 
-    /// Stops the loop after the jobs already submitted have run, and waits for its thread to end.
-    /// Must not be called on the loop thread. Descriptors still registered are left open.
+    /// Stops the loop after the jobs already submitted (and the jobs they submit) have run, and
+    /// waits for its thread to end. Jobs submitted after that never run, so shut a loop down
+    /// only once everything that uses it has closed. Must not be called on the loop thread.
+    /// Descriptors still registered are left open.
     public func shutdown() {
         precondition(!inEventLoop, "EventLoop.shutdown() called on its own thread")
         inbox.withLock { $0.stopRequested = true }
@@ -171,7 +173,11 @@ public final class EventLoop: @unchecked Sendable {
                 return (jobs, inbox.stopRequested)
             }
             for job in jobs { job() }
-            if stop { break }
+            if stop {
+                // Jobs those last ones queued (a close answering a shutdown, say) still run.
+                drainRemainingJobs()
+                break
+            }
 
             let count = epoll_wait(epollFD, &events, Int32(events.count), waitTimeoutMilliseconds())
             if count < 0 {
@@ -181,9 +187,21 @@ public final class EventLoop: @unchecked Sendable {
             for index in 0..<Int(count) {
                 dispatch(events[index])
             }
-            for callback in timers.popExpired(now: MonotonicClock.now()) { callback() }
+            let now = MonotonicClock.now()
+            while let callback = timers.popExpired(now: now) { callback() }
         }
         threadID.store(0, ordering: .releasing)
+    }
+
+    private func drainRemainingJobs() {
+        while true {
+            let jobs = inbox.withLock { inbox -> [() -> Void] in
+                defer { inbox.jobs.removeAll() }
+                return inbox.jobs
+            }
+            if jobs.isEmpty { return }
+            for job in jobs { job() }
+        }
     }
 
     private func dispatch(_ event: epoll_event) {

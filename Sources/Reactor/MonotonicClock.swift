@@ -12,8 +12,8 @@ public enum MonotonicClock {
 
     /// The monotonic time `duration` from now, saturating instead of overflowing.
     public static func deadline(after duration: Duration) -> UInt64 {
+        guard duration > .zero else { return now() }
         let (seconds, attoseconds) = duration.components
-        guard seconds >= 0 else { return now() }
         let nanos = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
         if nanos.overflow { return .max }
         let total = nanos.partialValue.addingReportingOverflow(UInt64(attoseconds / 1_000_000_000))

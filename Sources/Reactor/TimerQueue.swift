@@ -40,14 +40,14 @@ struct TimerQueue {
         return nil
     }
 
-    /// Removes and returns the callbacks of every timer due at `now`, earliest first.
-    mutating func popExpired(now: UInt64) -> [() -> Void] {
-        var due: [() -> Void] = []
+    /// Removes and returns the callback of the earliest live timer due at `now`. Taken one at a
+    /// time, so a callback that cancels another due timer prevents it from running.
+    mutating func popExpired(now: UInt64) -> (() -> Void)? {
         while let top = heap.first, top.deadline <= now {
             popTop()
-            if let callback = callbacks.removeValue(forKey: top.id) { due.append(callback) }
+            if let callback = callbacks.removeValue(forKey: top.id) { return callback }
         }
-        return due
+        return nil
     }
 
     private mutating func popTop() {

@@ -57,8 +57,15 @@ final class ConnectionPoolTests: XCTestCase {
         XCTAssertEqual(stats.size, 8)
         await pool.shutdown()
         XCTAssertEqual(pool.statistics.size, 0)
-        let left = try await monitor.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", [name])
-        XCTAssertEqual(try left[0].decode(Int.self, column: 0), 0, "shutdown closed every connection")
+        // The sockets are closed when shutdown returns; the backends exit a moment later.
+        var left = -1
+        let closedAt = ContinuousClock.now
+        while left != 0, ContinuousClock.now - closedAt < .seconds(5) {
+            left = try await monitor.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", [name])[0]
+                .decode(Int.self, column: 0)
+            if left != 0 { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        XCTAssertEqual(left, 0, "shutdown closed every connection")
         await monitor.close()
     }
 

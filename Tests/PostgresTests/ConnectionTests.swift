@@ -149,4 +149,27 @@ final class ConnectionTests: XCTestCase {
         _ = await iterator.next()
         XCTAssertTrue(connection.isClosed, "an idle connection notices its backend is gone")
     }
+
+    func testCopyIsRefusedWithoutStallingTheLoop() async throws {
+        try await connection.simpleQuery("CREATE TABLE copy_target (x int)")
+        do {
+            try await connection.simpleQuery("COPY copy_target FROM STDIN")
+            XCTFail("COPY FROM STDIN is not supported")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.kind, .client)
+        }
+        let stillUsable = try await connection.query("SELECT count(*) FROM copy_target")[0].decode(Int.self, column: 0)
+        XCTAssertEqual(stillUsable, 0, "COPY IN is ended cleanly; the connection goes on")
+        do {
+            try await connection.simpleQuery("COPY (SELECT 1) TO STDOUT")
+            XCTFail("COPY TO STDOUT is not supported")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.kind, .connectionClosed, "COPY OUT cannot be ended early: the connection is given up")
+            XCTAssertTrue(error.message.contains("COPY"), error.message)
+        }
+        let other = try await database.connect()
+        let answer = try await other.query("SELECT 42")[0].decode(Int.self, column: 0)
+        XCTAssertEqual(answer, 42, "the event loop still serves other connections")
+        await other.close()
+    }
 }

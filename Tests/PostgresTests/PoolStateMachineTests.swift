@@ -115,6 +115,25 @@ final class PoolStateMachineTests: XCTestCase {
         XCTAssertEqual(machine.acquire(2, deadline: 100).connectionsToOpen, 1)
     }
 
+    func testReleasingTwiceOrSomethingNeverLentIsIgnored() {
+        var machine = Machine(maxConnections: 2)
+        _ = machine.acquire(1, deadline: 100)
+        let connection = FakeConnection("a")
+        _ = machine.connectionOpened(connection, now: 0)
+        _ = machine.release(connection, reusable: true, now: 1)
+        let again = machine.release(connection, reusable: true, now: 2)
+        XCTAssertTrue(again.leases.isEmpty && again.closes.isEmpty)
+        XCTAssertEqual(machine.idleCount, 1, "not parked twice")
+        XCTAssertEqual(machine.leasedCount, 0)
+        _ = machine.release(FakeConnection("stranger"), reusable: true, now: 3)
+        XCTAssertEqual(machine.idleCount, 1)
+        let first = machine.acquire(2, deadline: 100).leases.first
+        let second = machine.acquire(3, deadline: 100)
+        XCTAssertTrue(first?.connection === connection)
+        XCTAssertTrue(second.leases.isEmpty, "the one connection is not lent to two callers")
+        XCTAssertEqual(second.connectionsToOpen, 1)
+    }
+
     func testShutdownFailsWaitersClosesIdleAndWaitsForLeases() {
         var machine = Machine(maxConnections: 2)
         _ = machine.acquire(1, deadline: 100)
