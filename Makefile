@@ -13,7 +13,7 @@ LOCAL_PG := scripts/local-postgres.sh
 # Recipes expand this when they run, i.e. after `database` has started the private cluster.
 DB_URL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell bash $(LOCAL_PG) url))
 
-.PHONY: all build run test database stop-db db-url packages clean
+.PHONY: all build run test database stop-db db-url packages clean fuzz bench-http
 
 all: build
 
@@ -39,5 +39,19 @@ stop-db:
 db-url:
 	@echo '$(DB_URL)'
 
+# libFuzzer on the HTTP request parser, in its own scratch path (sanitizers rebuild every
+# module). FUZZ_SECONDS bounds the run; new inputs land in .build-fuzz/corpus/http-parser.
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(SWIFT) build -c release --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address \
+		-Xswiftc -parse-as-library -Xswiftc -DFUZZING --product http-parser-fuzzer
+	mkdir -p .build-fuzz/corpus/http-parser
+	.build-fuzz/release/http-parser-fuzzer .build-fuzz/corpus/http-parser Sources/HTTPParserFuzzer/corpus \
+		-max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1
+
+# The HTTP layer against nginx serving the same bytes (wrk, 64 connections); prints the ratio.
+bench-http:
+	bash bench/http.sh
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "crm", targets: ["crm"]),
         .library(name: "Postgres", targets: ["Postgres"]),
         .library(name: "Reactor", targets: ["Reactor"]),
+        .library(name: "HTTP", targets: ["HTTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,6 +32,10 @@ let package = Package(
             ]
         ),
         .target(
+            name: "HTTP",
+            dependencies: ["Reactor", "CLinux"]
+        ),
+        .target(
             name: "Postgres",
             dependencies: [
                 "CLibPQ",
@@ -45,12 +50,24 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(
+            name: "http-parser-fuzzer",
+            dependencies: ["HTTP"],
+            path: "Sources/HTTPParserFuzzer",
+            exclude: ["corpus"]
+        ),
+        .executableTarget(
+            name: "bench-http-server",
+            dependencies: ["HTTP"],
+            path: "bench/http-server"
+        ),
         .target(
             name: "TestSupport",
             dependencies: ["Postgres", "CLibPQ"],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "SchemaTests", dependencies: ["Postgres", "TestSupport"]),
     ]

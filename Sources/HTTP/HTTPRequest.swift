@@ -1,0 +1,63 @@
+/// The protocol version of a request: HTTP/1.0 or HTTP/1.1.
+public struct HTTPVersion: Sendable, Hashable, CustomStringConvertible {
+    public let major: Int
+    public let minor: Int
+
+    public static let http1_0 = HTTPVersion(major: 1, minor: 0)
+    public static let http1_1 = HTTPVersion(major: 1, minor: 1)
+
+    public var description: String { "HTTP/\(major).\(minor)" }
+}
+
+/// The request line and header fields of a request, as parsed (RFC 9112 §3, §5).
+public struct HTTPRequestHead: Sendable {
+    /// The method token, case-sensitive as RFC 9110 §9.1 says (`GET`, not `get`).
+    public let method: String
+    /// The request target as sent, e.g. `/crm/12?email=a%40b.c`.
+    public let target: String
+    public let version: HTTPVersion
+    public let headers: HTTPHeaders
+
+    /// The path part of the target, before any `?`.
+    public var path: Substring {
+        target.prefix { $0 != "?" }
+    }
+
+    /// The query part of the target, after the first `?` (still percent-encoded), or nil.
+    public var query: Substring? {
+        guard let mark = target.firstIndex(of: "?") else { return nil }
+        return target[target.index(after: mark)...]
+    }
+
+    /// Whether the connection stays open after the response (RFC 9112 §9.3): HTTP/1.1 unless
+    /// `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`.
+    public var keepAlive: Bool {
+        if version == .http1_1 { return !headers.listContains("Connection", token: "close") }
+        return headers.listContains("Connection", token: "keep-alive")
+    }
+
+    /// The client sent `Expect: 100-continue` and waits for a go-ahead before the body.
+    public var expectsContinue: Bool {
+        headers.listContains("Expect", token: "100-continue")
+    }
+}
+
+/// A complete request, with its body read and de-chunked, handed to the application.
+public struct HTTPRequest: Sendable {
+    public let head: HTTPRequestHead
+    public let body: [UInt8]
+    /// The client's address as text (`203.0.113.7`, `2001:db8::1`), IPv4-mapped IPv6 unwrapped.
+    public let peerAddress: String
+
+    public init(head: HTTPRequestHead, body: [UInt8], peerAddress: String) {
+        self.head = head
+        self.body = body
+        self.peerAddress = peerAddress
+    }
+
+    public var method: String { head.method }
+    public var target: String { head.target }
+    public var path: Substring { head.path }
+    public var query: Substring? { head.query }
+    public var headers: HTTPHeaders { head.headers }
+}

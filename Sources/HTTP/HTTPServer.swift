@@ -1,0 +1,125 @@
+import Glibc
+import Reactor
+import Synchronization
+
+/// Answers an ``HTTPRequest``; a thrown error becomes a `500` with no detail in the body.
+public typealias HTTPHandler = @Sendable (HTTPRequest) async throws -> HTTPResponse
+
+/// An HTTP/1.1 server on plain non-blocking POSIX sockets and epoll (no SwiftNIO).
+///
+/// One ``EventLoop`` thread per core by default, each accepting on its own `SO_REUSEPORT`
+/// socket, so the kernel spreads connections across cores. Requests run in Swift tasks, so a
+/// slow handler never stalls other connections. The server knows nothing of the application:
+/// it parses, enforces the limits of ``HTTPServerConfiguration`` and writes what the handler
+/// returns.
+///
+/// ```swift
+/// let server = HTTPServer(configuration: .init(port: 8080)) { request in
+///     .json(status: 200, #"{"hello":"world"}"#)
+/// }
+/// try server.start()
+/// …
+/// await server.shutdown(gracePeriod: .seconds(10))
+/// ```
+public final class HTTPServer: Sendable {
+    public let configuration: HTTPServerConfiguration
+    private let core: HTTPServerCore
+    private let loops: [HTTPServerLoop]
+    private let boundPort = Atomic<Int>(0)
+
+    public init(configuration: HTTPServerConfiguration, handler: @escaping HTTPHandler) {
+        self.configuration = configuration
+        let core = HTTPServerCore(configuration: configuration, handler: handler)
+        self.core = core
+        loops = (0..<max(1, configuration.eventLoops)).map { index in
+            HTTPServerLoop(loop: EventLoop(name: "http-\(index)"), core: core)
+        }
+    }
+
+    /// The port the server listens on (the kernel's pick when configured with port 0).
+    public var port: Int { boundPort.load(ordering: .acquiring) }
+
+    /// Connections open right now, across all loops.
+    public var openConnections: Int { core.openConnections }
+
+    /// Binds the listening sockets and starts serving. `::` falls back to `0.0.0.0` on a
+    /// kernel without IPv6.
+    public func start() throws(SocketError) {
+        signal(SIGPIPE, SIG_IGN)  // a peer that vanished must be an error code, not process death
+        var host = configuration.host
+        let first: Int32
+        do {
+            first = try Socket.listen(host: host, port: configuration.port)
+        } catch where host == "::" && error.errno == EAFNOSUPPORT {
+            host = "0.0.0.0"
+            first = try Socket.listen(host: host, port: configuration.port)
+        }
+        let port = try Socket.localPort(first)
+        var listeners = [first]
+        do throws(SocketError) {
+            for _ in 1..<loops.count { listeners.append(try Socket.listen(host: host, port: port)) }
+        } catch {
+            listeners.forEach { close($0) }
+            throw error
+        }
+        boundPort.store(port, ordering: .releasing)
+        for (loop, listener) in zip(loops, listeners) { loop.start(listener: listener) }
+    }
+
+    /// Stops accepting, closes idle connections, lets requests in flight finish and their
+    /// responses go out (with `Connection: close`) for up to `gracePeriod`, then closes the rest
+    /// and stops the event loops.
+    public func shutdown(gracePeriod: Duration = .seconds(10)) async {
+        // Whichever comes first: every loop drained, or the grace period over.
+        let remaining = Mutex(loops.count)
+        let timer = Mutex<Task<Void, Never>?>(nil)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let once = Mutex<CheckedContinuation<Void, Never>?>(done)
+            let finish: @Sendable () -> Void = { once.withLock { $0.take() }?.resume() }
+            timer.withLock { $0 = Task { try? await Task.sleep(for: gracePeriod); finish() } }
+            for serverLoop in loops {
+                serverLoop.loop.execute {
+                    serverLoop.drain {
+                        if remaining.withLock({ $0 -= 1; return $0 }) == 0 { finish() }
+                    }
+                }
+            }
+        }
+        timer.withLock { $0?.cancel() }
+        for serverLoop in loops {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                serverLoop.loop.execute {
+                    serverLoop.closeAll()
+                    done.resume()
+                }
+            }
+            serverLoop.loop.shutdown()
+        }
+    }
+}
+
+/// What every loop of one server shares: configuration, handler, the connection count.
+final class HTTPServerCore: Sendable {
+    let configuration: HTTPServerConfiguration
+    let handler: HTTPHandler
+    private let connectionCount = Atomic<Int>(0)
+
+    init(configuration: HTTPServerConfiguration, handler: @escaping HTTPHandler) {
+        self.configuration = configuration
+        self.handler = handler
+    }
+
+    var openConnections: Int { connectionCount.load(ordering: .relaxed) }
+
+    /// Counts a new connection unless the limit is reached.
+    func reserveConnection() -> Bool {
+        let previous = connectionCount.add(1, ordering: .relaxed).oldValue
+        if previous < configuration.maxConnections { return true }
+        connectionCount.subtract(1, ordering: .relaxed)
+        return false
+    }
+
+    func releaseConnection() {
+        connectionCount.subtract(1, ordering: .relaxed)
+    }
+}

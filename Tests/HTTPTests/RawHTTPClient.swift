@@ -1,0 +1,135 @@
+import Glibc
+import XCTest
+
+/// A blocking TCP client that speaks HTTP/1.1 byte by byte, so tests control exactly what goes on
+/// the wire (pipelining, partial writes, malformed requests) and read exactly what comes back.
+final class RawHTTPClient {
+    struct Response {
+        let status: Int
+        let headers: [(name: String, value: String)]
+        let body: [UInt8]
+
+        func header(_ name: String) -> String? {
+            headers.first { $0.name.lowercased() == name.lowercased() }?.value
+        }
+
+        var bodyText: String { String(decoding: body, as: UTF8.self) }
+
+        /// The body as a JSON object.
+        var json: [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
+        }
+    }
+
+    struct ClientError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    let fd: Int32
+    private var pending: [UInt8] = []
+
+    /// Connects to `host:port` (IPv4 or IPv6 literal); reads time out after `timeout` seconds.
+    init(port: Int, host: String = "127.0.0.1", timeout: Double = 5) throws {
+        let isIPv6 = host.contains(":")
+        fd = socket(isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ClientError(description: "socket: errno \(errno)") }
+        var result: Int32
+        if isIPv6 {
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = in_port_t(UInt16(port).bigEndian)
+            inet_pton(AF_INET6, host, &address.sin6_addr)
+            result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            }
+        } else {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            inet_pton(AF_INET, host, &address.sin_addr)
+            result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+        guard result == 0 else {
+            close(fd)
+            throw ClientError(description: "connect to \(host):\(port): errno \(errno)")
+        }
+        setTimeout(timeout)
+    }
+
+    deinit { close(fd) }
+
+    func setTimeout(_ seconds: Double) {
+        var value = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    func send(_ text: String) throws {
+        try send(Array(text.utf8))
+    }
+
+    func send(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            guard count > 0 else { throw ClientError(description: "send: errno \(errno)") }
+            offset += count
+        }
+    }
+
+    /// Reads one response. `bodyless` for the answer to a HEAD request (no body despite its length).
+    func readResponse(bodyless: Bool = false) throws -> Response {
+        let headEnd = try readUntil { buffer in
+            buffer.indices.dropLast(3).first { buffer[$0] == 13 && buffer[$0 + 1] == 10 && buffer[$0 + 2] == 13 && buffer[$0 + 3] == 10 }
+                .map { $0 + 4 }
+        }
+        let head = String(decoding: pending[..<headEnd], as: UTF8.self)
+        pending.removeFirst(headEnd)
+        var lines = head.components(separatedBy: "\r\n").filter { !$0.isEmpty }
+        let statusLine = lines.removeFirst().split(separator: " ")
+        guard statusLine.count >= 2, statusLine[0] == "HTTP/1.1", let status = Int(statusLine[1]) else {
+            throw ClientError(description: "bad status line in \(head)")
+        }
+        let headers = lines.map { line -> (String, String) in
+            let colon = line.firstIndex(of: ":")!
+            return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }
+        let length = bodyless || status < 200 ? 0 : Int(headers.first { $0.0.lowercased() == "content-length" }?.1 ?? "0") ?? 0
+        _ = try readUntil { $0.count >= length ? length : nil }
+        let body = Array(pending[..<length])
+        pending.removeFirst(length)
+        return Response(status: status, headers: headers, body: body)
+    }
+
+    /// True when the server closes the connection within the read timeout without sending more.
+    func readsEndOfStream() -> Bool {
+        guard pending.isEmpty else { return false }
+        var byte: UInt8 = 0
+        let count = recv(fd, &byte, 1, 0)
+        return count == 0 || (count < 0 && errno == ECONNRESET)
+    }
+
+    /// Everything the server sends until it closes the connection or the read timeout passes.
+    func readAll() -> [UInt8] {
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = recv(fd, &chunk, chunk.count, 0)
+            if count <= 0 { break }
+            pending.append(contentsOf: chunk[..<count])
+        }
+        defer { pending.removeAll() }
+        return pending
+    }
+
+    private func readUntil(_ complete: ([UInt8]) -> Int?) throws -> Int {
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            if let end = complete(pending) { return end }
+            let count = recv(fd, &chunk, chunk.count, 0)
+            if count == 0 { throw ClientError(description: "connection closed after \(pending.count) bytes") }
+            if count < 0 { throw ClientError(description: "recv: errno \(errno) after \(pending.count) bytes") }
+            pending.append(contentsOf: chunk[..<count])
+        }
+    }
+}
