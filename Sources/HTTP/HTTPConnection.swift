@@ -53,8 +53,14 @@ final class HTTPConnection: @unchecked Sendable {
             if events.writable { flush() }
             else if events.hangup { close() }
         case .handling:
-            // Not reading now; epoll still reports errors and hang-ups.
-            if events.hangup { close() }
+            // Bytes of a next request arrived while this one is handled: stop watching for
+            // input until the response is out (the kernel buffers it, TCP pushes back). Done
+            // lazily, so the common request/response rhythm costs no epoll_ctl at all.
+            if events.hangup {
+                close()
+            } else if events.readable {
+                owner.setInterest([], for: self)
+            }
         case .closed:
             break
         }
@@ -154,18 +160,23 @@ final class HTTPConnection: @unchecked Sendable {
     private func dispatch(_ request: HTTPRequest) {
         state = .handling
         requestDeadline = nil
-        owner.setInterest([], for: self)
         let handler = owner.core.handler
         let errorResponse = owner.core.configuration.errorResponse
         let loop = owner.loop
-        Task {
+        // The handler's task prefers this loop: it starts here without a thread hop, and
+        // whatever it awaits, it comes back here to hand over its response.
+        Task(executorPreference: loop) {
             let response: HTTPResponse
             do {
                 response = try await handler(request)
             } catch {
                 response = errorResponse(.internalError)
             }
-            loop.execute { self.respond(response, to: request.head) }
+            if loop.inEventLoop {
+                self.respond(response, to: request.head)
+            } else {
+                loop.execute { self.respond(response, to: request.head) }
+            }
         }
     }
 

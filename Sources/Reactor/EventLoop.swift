@@ -38,6 +38,8 @@ public final class EventLoop: @unchecked Sendable {
     private var thread: pthread_t?
 
     // Loop-thread state.
+    /// Jobs submitted from the loop's own thread: no lock, no wake-up needed.
+    private var localJobs: [() -> Void] = []
     private var registrations: [Int32: Registration] = [:]
     private var nextGeneration: UInt32 = 0
     private var timers = TimerQueue()
@@ -68,6 +70,10 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs `job` on the loop thread, after the jobs submitted before it. Callable from any thread.
     public func execute(_ job: @escaping @Sendable () -> Void) {
+        if inEventLoop {
+            localJobs.append(job)
+            return
+        }
         let mustWake = inbox.withLock { inbox -> Bool in
             inbox.jobs.append(job)
             defer { inbox.wakePending = true }
@@ -173,13 +179,14 @@ public final class EventLoop: @unchecked Sendable {
                 return (jobs, inbox.stopRequested)
             }
             for job in jobs { job() }
+            runLocalJobs()
             if stop {
                 // Jobs those last ones queued (a close answering a shutdown, say) still run.
                 drainRemainingJobs()
                 break
             }
 
-            let count = epoll_wait(epollFD, &events, Int32(events.count), waitTimeoutMilliseconds())
+            let count = epoll_wait(epollFD, &events, Int32(events.count), localJobs.isEmpty ? waitTimeoutMilliseconds() : 0)
             if count < 0 {
                 precondition(errno == EINTR, "epoll_wait failed: errno \(errno)")
                 continue
@@ -189,8 +196,17 @@ public final class EventLoop: @unchecked Sendable {
             }
             let now = MonotonicClock.now()
             while let callback = timers.popExpired(now: now) { callback() }
+            runLocalJobs()
         }
         threadID.store(0, ordering: .releasing)
+    }
+
+    private func runLocalJobs() {
+        while !localJobs.isEmpty {
+            let jobs = localJobs
+            localJobs.removeAll(keepingCapacity: true)
+            for job in jobs { job() }
+        }
     }
 
     private func drainRemainingJobs() {
@@ -199,8 +215,9 @@ public final class EventLoop: @unchecked Sendable {
                 defer { inbox.jobs.removeAll() }
                 return inbox.jobs
             }
-            if jobs.isEmpty { return }
+            if jobs.isEmpty && localJobs.isEmpty { return }
             for job in jobs { job() }
+            runLocalJobs()
         }
     }
 

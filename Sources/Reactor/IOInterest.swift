@@ -23,12 +23,13 @@ public struct IOInterest: OptionSet, Sendable, Hashable {
 public struct IOEvents: Sendable {
     public let readable: Bool
     public let writable: Bool
-    /// The peer hung up or the socket is in an error state; a read will tell which.
+    /// Both directions are gone or the socket is in an error state (`EPOLLHUP`/`EPOLLERR`,
+    /// reported even with no interest). A peer that only stopped sending shows as `readable`.
     public let hangup: Bool
 
     init(epollMask mask: UInt32) {
         readable = mask & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0
         writable = mask & (EPOLLOUT.rawValue | EPOLLERR.rawValue) != 0
-        hangup = mask & (EPOLLHUP.rawValue | EPOLLERR.rawValue | EPOLLRDHUP.rawValue) != 0
+        hangup = mask & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0
     }
 }
