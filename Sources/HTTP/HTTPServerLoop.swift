@@ -21,8 +21,8 @@ final class HTTPServerLoop: @unchecked Sendable {
     init(loop: EventLoop, core: HTTPServerCore) {
         self.loop = loop
         self.core = core
-        requestTimeoutNanos = Self.nanoseconds(core.configuration.requestTimeout)
-        idleTimeoutNanos = Self.nanoseconds(core.configuration.idleTimeout)
+        requestTimeoutNanos = MonotonicClock.nanoseconds(core.configuration.requestTimeout)
+        idleTimeoutNanos = MonotonicClock.nanoseconds(core.configuration.idleTimeout)
     }
 
     /// Starts accepting on `listener` (on the loop thread).
@@ -153,10 +153,5 @@ final class HTTPServerLoop: @unchecked Sendable {
         for connection in Array(connections.values) { connection.close() }
         if let sweepTimer { loop.cancelTimer(sweepTimer) }
         sweepTimer = nil
-    }
-
-    static func nanoseconds(_ duration: Duration) -> UInt64 {
-        let (seconds, attoseconds) = duration.components
-        return UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000)
     }
 }

@@ -114,7 +114,7 @@ public final class ConnectionPool: Sendable {
                 release(connection)
                 continue
             }
-            if MonotonicClock.now() &- lease.idleSince > Self.nanoseconds(configuration.idleCheckInterval) {
+            if MonotonicClock.now() &- lease.idleSince > MonotonicClock.nanoseconds(configuration.idleCheckInterval) {
                 do {
                     try await connection.ping()
                 } catch {
@@ -254,10 +254,5 @@ public final class ConnectionPool: Sendable {
                 perform(actions)
             }
         }
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> UInt64 {
-        let (seconds, attoseconds) = duration.components
-        return UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000)
     }
 }

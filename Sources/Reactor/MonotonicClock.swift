@@ -12,13 +12,17 @@ public enum MonotonicClock {
 
     /// The monotonic time `duration` from now, saturating instead of overflowing.
     public static func deadline(after duration: Duration) -> UInt64 {
-        guard duration > .zero else { return now() }
+        let sum = now().addingReportingOverflow(nanoseconds(duration))
+        return sum.overflow ? .max : sum.partialValue
+    }
+
+    /// `duration` in nanoseconds: 0 for negative durations, `UInt64.max` past its range.
+    public static func nanoseconds(_ duration: Duration) -> UInt64 {
+        guard duration > .zero else { return 0 }
         let (seconds, attoseconds) = duration.components
         let nanos = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
         if nanos.overflow { return .max }
         let total = nanos.partialValue.addingReportingOverflow(UInt64(attoseconds / 1_000_000_000))
-        if total.overflow { return .max }
-        let sum = now().addingReportingOverflow(total.partialValue)
-        return sum.overflow ? .max : sum.partialValue
+        return total.overflow ? .max : total.partialValue
     }
 }
