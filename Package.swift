@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Postgres", targets: ["Postgres"]),
         .library(name: "Reactor", targets: ["Reactor"]),
         .library(name: "HTTP", targets: ["HTTP"]),
+        .library(name: "Contacts", targets: ["Contacts"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -43,9 +44,15 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
+        .target(
+            name: "Contacts",
+            dependencies: ["HTTP", "Postgres"]
+        ),
         .executableTarget(
             name: "crm",
             dependencies: [
+                "Contacts",
+                "HTTP",
                 "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

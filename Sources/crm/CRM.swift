@@ -6,6 +6,6 @@ struct CRM: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crm",
         abstract: "Contacts CRM API service.",
-        subcommands: [MigrateCommand.self]
+        subcommands: [ServeCommand.self, MigrateCommand.self, KeyCommand.self, BlacklistCommand.self]
     )
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import Postgres
+import Reactor
 
 /// Options every command that talks to PostgreSQL shares.
 struct DatabaseOptions: ParsableArguments {
@@ -19,12 +20,45 @@ struct DatabaseOptions: ParsableArguments {
     /// The migrations directory: flag, environment, `./sql`, then the `sql/` of the checkout this
     /// binary was built from (so `.build/debug/crm migrate` works from any directory).
     var resolvedMigrationsDirectory: String {
-        if let migrationsDirectory { return migrationsDirectory }
-        if let fromEnvironment = Environment.value("CRM_MIGRATIONS_DIR") { return fromEnvironment }
-        if FileManager.default.fileExists(atPath: "sql") { return "sql" }
+        migrationsDirectory ?? Environment.value("CRM_MIGRATIONS_DIR") ?? CheckoutFile.path("sql")
+    }
+
+    /// One connection on a loop of its own, for the administrative commands, to a database
+    /// brought up to date first (so `crm key create` works before the first `crm serve`).
+    func connect() async throws -> PostgresConnection {
+        let connection = try await PostgresConnection.connect(postgres, on: EventLoop(name: "crm-admin"))
+        do {
+            try await Migrator(migrations: Migration.load(from: resolvedMigrationsDirectory)).migrate(on: connection)
+        } catch {
+            await connection.close()
+            throw error
+        }
+        return connection
+    }
+
+    /// Applies pending migrations; returns those applied and how many there are in all.
+    func migrate() async throws -> (applied: [Migration], total: Int) {
+        let migrations = try Migration.load(from: resolvedMigrationsDirectory)
+        let connection = try await PostgresConnection.connect(postgres, on: EventLoop(name: "crm-migrate"))
+        do {
+            let applied = try await Migrator(migrations: migrations).migrate(on: connection)
+            await connection.close()
+            return (applied, migrations.count)
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+}
+
+/// Files the service reads at run time (`sql/`, `openapi.yaml`): from the working directory,
+/// else from the checkout this binary was built from.
+enum CheckoutFile {
+    static func path(_ name: String) -> String {
+        if FileManager.default.fileExists(atPath: name) { return name }
         // #filePath is …/Sources/crm/DatabaseOptions.swift; the checkout's root is three levels up.
         let components = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
-        return components.dropLast(3).joined(separator: "/") + "/sql"
+        return components.dropLast(3).joined(separator: "/") + "/" + name
     }
 }
 

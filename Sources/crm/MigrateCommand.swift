@@ -1,6 +1,4 @@
 import ArgumentParser
-import Postgres
-import Reactor
 
 /// `crm migrate`: applies pending migrations; safe to run from several processes at once.
 struct MigrateCommand: AsyncParsableCommand {
@@ -12,14 +10,10 @@ struct MigrateCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        let migrations = try Migration.load(from: database.resolvedMigrationsDirectory)
-        let loop = EventLoop(name: "crm-migrate")
-        let connection = try await PostgresConnection.connect(database.postgres, on: loop)
-        let applied = try await Migrator(migrations: migrations).migrate(on: connection)
-        await connection.close()
+        let (applied, total) = try await database.migrate()
         for migration in applied {
             print("applied \(migration.name)")
         }
-        if applied.isEmpty { print("schema up to date (\(migrations.count) migrations)") }
+        if applied.isEmpty { print("schema up to date (\(total) migrations)") }
     }
 }

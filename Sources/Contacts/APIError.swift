@@ -1,0 +1,79 @@
+/// An API error response: status, `code` from the contract's list, a message for people, the
+/// parameter at fault (for parameter errors) and extra `data`. Rendered in one place,
+/// ``rendered``, so every error body has the same shape:
+/// `{"status":"error","code":"…","message":"…","parameter":"…","data":{…}}`.
+public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The contract's error codes (API.md §3).
+    public enum Code: String, Sendable {
+        case invalidParameter = "invalid_parameter"
+        case missingParameter = "missing_parameter"
+        case forbidden
+        case notFound = "not_found"
+        case blacklisted
+        case duplicate
+        case methodNotAllowed = "method_not_allowed"
+        case unsupportedMediaType = "unsupported_media_type"
+        case payloadTooLarge = "payload_too_large"
+        case rateLimited = "rate_limited"
+        case unavailable
+        case `internal`
+    }
+
+    public let status: Int
+    public let code: Code
+    public let message: String
+    public let parameter: String?
+    /// The members of `data` as JSON text without braces, e.g. `"contact_id":12`.
+    public let dataMembers: String
+
+    public init(status: Int, code: Code, message: String, parameter: String? = nil, dataMembers: String = "") {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.parameter = parameter
+        self.dataMembers = dataMembers
+    }
+
+    public static func invalid(_ parameter: String, _ message: String) -> APIError {
+        APIError(status: 400, code: .invalidParameter, message: message, parameter: parameter)
+    }
+
+    public static func missing(_ parameter: String, _ message: String) -> APIError {
+        APIError(status: 400, code: .missingParameter, message: message, parameter: parameter)
+    }
+
+    public static func malformedBody(_ message: String) -> APIError {
+        APIError(status: 400, code: .invalidParameter, message: message, parameter: "body")
+    }
+
+    public static let forbidden = APIError(status: 403, code: .forbidden, message: "Invalid API key or unauthorized access.")
+
+    public static func blacklisted(_ parameter: String) -> APIError {
+        APIError(status: 400, code: .blacklisted, message: "The \(parameter) is blacklisted.", parameter: parameter)
+    }
+
+    public static func duplicate(contactID: Int64?, message: String = "A contact with this email or phone already exists.") -> APIError {
+        APIError(status: 409, code: .duplicate, message: message,
+                 dataMembers: "\"contact_id\":" + (contactID.map(String.init) ?? "null"))
+    }
+
+    public static let contactNotFound = APIError(status: 404, code: .notFound, message: "The contact ID provided was not found.")
+    public static let noContactsFound = APIError(status: 404, code: .notFound, message: "No contacts found.", dataMembers: "\"results\":[],\"next_after\":null")
+    public static let deleteTargetNotFound = APIError(status: 404, code: .notFound, message: "No contact matches the given identifiers.")
+    public static let routeNotFound = APIError(status: 404, code: .notFound, message: "No such endpoint.")
+    public static let methodNotAllowed = APIError(status: 405, code: .methodNotAllowed, message: "This endpoint supports GET, HEAD, POST, PUT and DELETE.")
+    public static let unsupportedMediaType = APIError(
+        status: 415, code: .unsupportedMediaType,
+        message: "Send application/x-www-form-urlencoded, application/json or multipart/form-data.")
+    public static let unavailable = APIError(status: 503, code: .unavailable, message: "The database is unavailable; try again shortly.")
+    public static let `internal` = APIError(status: 500, code: .internal, message: "An unexpected error occurred.")
+
+    public var description: String { message }
+
+    /// The JSON body.
+    public var rendered: String {
+        var body = #"{"status":"error","code":"\#(code.rawValue)","message":"# + JSONText.quoted(message)
+        if let parameter { body += #","parameter":"# + JSONText.quoted(parameter) }
+        return body + #","data":{"# + dataMembers + "}}"
+    }
+}

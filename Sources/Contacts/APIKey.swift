@@ -1,0 +1,48 @@
+/// An API key as the service handles it: random, shown once, stored as its SHA-256.
+///
+/// Keys look like `crm_` + 43 base-62 characters (256 random bits). The first 12 characters
+/// are the key's *prefix*, stored in clear so that people can tell keys apart in
+/// `crm key list`; the prefix is far too short to use the key.
+public struct APIKey: Sendable, Hashable {
+    public let text: String
+
+    public init(_ text: String) {
+        self.text = text
+    }
+
+    /// A new key from the system's cryptographically secure generator (getrandom on Linux).
+    public static func generate() -> APIKey {
+        let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+        var generator = SystemRandomNumberGenerator()
+        let body = (0..<43).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] }
+        return APIKey("crm_" + String(body))
+    }
+
+    /// The SHA-256 of the key's UTF-8 bytes: what `api_keys.key_hash` holds.
+    public var hash: [UInt8] { SHA256.hash(text.utf8) }
+
+    /// The part shown in listings.
+    public var prefix: String { String(text.prefix(12)) }
+
+    /// The key from an `Authorization: Bearer <key>` header value; nil if absent or malformed.
+    /// The scheme is case-insensitive (RFC 9110 §11.1); a key is 1 to 200 visible ASCII characters.
+    public static func fromAuthorization(_ header: String?) -> APIKey? {
+        guard let header else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        let token = parts[1].trimmingCharacters(in: " \t")
+        guard !token.isEmpty, token.utf8.count <= 200, token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { return nil }
+        return APIKey(token)
+    }
+}
+
+extension StringProtocol {
+    /// Without leading and trailing characters from `set` (Unicode scalars).
+    func trimmingCharacters(in set: String) -> String {
+        let scalars = Set(set.unicodeScalars)
+        var view = Substring(self).unicodeScalars[...]
+        while let first = view.first, scalars.contains(first) { view = view.dropFirst() }
+        while let last = view.last, scalars.contains(last) { view = view.dropLast() }
+        return String(String.UnicodeScalarView(view))
+    }
+}

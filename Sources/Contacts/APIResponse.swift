@@ -1,0 +1,32 @@
+import HTTP
+
+/// Builds the API's response bodies: `{"status":"success","message":…,"data":{…}}` for
+/// success, ``APIError/rendered`` for errors; always `application/json; charset=utf-8`.
+public enum APIResponse {
+    static func success(_ status: Int, _ message: String, data dataMembers: String) -> HTTPResponse {
+        json(status, #"{"status":"success","message":"# + JSONText.quoted(message) + #","data":{"# + dataMembers + "}}")
+    }
+
+    static func error(_ error: APIError) -> HTTPResponse {
+        var response = json(error.status, error.rendered)
+        switch error.status {
+        case 405: response.headers.add("Allow", "GET, HEAD, POST, PUT, DELETE")
+        case 503: response.headers.add("Retry-After", "1")
+        default: break
+        }
+        return response
+    }
+
+    static func json(_ status: Int, _ body: String) -> HTTPResponse {
+        var headers = HTTPHeaders()
+        headers.add("Content-Type", "application/json; charset=utf-8")
+        return HTTPResponse(status: status, headers: headers, body: Array(body.utf8))
+    }
+
+    /// The HTTP server's own errors (400, 408, 413, 431, 503, …) in the same shape.
+    @Sendable
+    public static func protocolError(_ error: HTTPProtocolError) -> HTTPResponse {
+        let code = APIError.Code(rawValue: error.code) ?? .invalidParameter
+        return Self.error(APIError(status: error.status, code: code, message: error.message))
+    }
+}

@@ -1,0 +1,111 @@
+import Postgres
+
+/// The contacts API's database calls. Each is one statement, one round trip: the key's hash
+/// and its grant for the listing are checked by the same SQL function or query that does the
+/// work (sql/004_api.sql), and the contacts come back already rendered as JSON by PostgreSQL.
+public struct ContactStore: Sendable {
+    /// What a write returned, as `crm_api_*` reports it.
+    public enum WriteOutcome: Sendable, Equatable {
+        case forbidden
+        case created(contactJSON: String)
+        case updated(contactJSON: String)
+        case deleted(contactIDsJSON: String)
+        case notFound
+        case duplicate(existing: Int64?)
+        case conflict(existing: Int64?)
+        case blacklisted(parameter: String)
+        case invalid(parameter: String)
+    }
+
+    /// One page of a search.
+    public struct Page: Sendable, Equatable {
+        public let resultsJSON: String
+        public let count: Int
+        /// The `after` for the next page; nil on the last one.
+        public let nextAfter: Int64?
+    }
+
+    /// The filters of a `GET`, all optional, combined with AND.
+    public struct SearchFilters: Sendable, Equatable {
+        public var id: Int64?
+        public var email: String?
+        public var phone: String?
+        public var firstName: String?
+        public var lastName: String?
+        public var name: String?
+        public var after: Int64 = 0
+        public var limit: Int = 100
+
+        public init() {}
+    }
+
+    public let pool: ConnectionPool
+
+    public init(pool: ConnectionPool) {
+        self.pool = pool
+    }
+
+    static let create = PreparedStatement(name: "crm_api_create", sql: """
+        SELECT outcome, contact_id, payload::text FROM crm_api_create($1::bytea, $2::bigint, $3, $4, $5, $6, $7::inet)
+        """)
+    static let upsert = PreparedStatement(name: "crm_api_upsert", sql: """
+        SELECT outcome, contact_id, payload::text
+          FROM crm_api_upsert($1::bytea, $2::bigint, $3::bigint, $4, $5, $6, $7, $8::inet, $9, $10, $11, $12, $13)
+        """)
+    static let delete = PreparedStatement(name: "crm_api_delete", sql: """
+        SELECT outcome, contact_id, payload::text FROM crm_api_delete($1::bytea, $2::bigint, $3::bigint, $4, $5)
+        """)
+
+    public func create(keyHash: [UInt8], listing: Int64, firstName: String?, lastName: String?,
+                       email: String?, phone: String?, ipAddress: String?) async throws -> WriteOutcome {
+        try await write(Self.create, [PostgresBytes(keyHash), listing, firstName, lastName, email, phone, ipAddress])
+    }
+
+    public func upsert(keyHash: [UInt8], listing: Int64, id: Int64?, firstName: FieldInput, lastName: FieldInput,
+                       email: FieldInput, phone: FieldInput, ipAddress: String?, ipGiven: Bool) async throws -> WriteOutcome {
+        try await write(Self.upsert, [
+            PostgresBytes(keyHash), listing, id, firstName.value, lastName.value, email.value, phone.value, ipAddress,
+            firstName.isGiven, lastName.isGiven, email.isGiven, phone.isGiven, ipGiven,
+        ])
+    }
+
+    public func delete(keyHash: [UInt8], listing: Int64, id: Int64?, email: String?, phone: String?) async throws -> WriteOutcome {
+        try await write(Self.delete, [PostgresBytes(keyHash), listing, id, email, phone])
+    }
+
+    /// One page of the listing's contacts matching `filters`, or nil when the key may not read it.
+    public func search(keyHash: [UInt8], listing: Int64, filters: SearchFilters) async throws -> Page? {
+        let (statement, parameters) = ContactSearchQuery.statement(keyHash: keyHash, listing: listing, filters: filters)
+        let row = try await pool.withConnection { try await $0.execute(statement, parameters) }[0]
+        guard try row.decode(Bool.self, column: 0) else { return nil }
+        return Page(
+            resultsJSON: try row.decode(String.self, column: 1),
+            count: try row.decode(Int.self, column: 2),
+            nextAfter: try row.decode(Int64?.self, column: 3))
+    }
+
+    private func write(_ statement: PreparedStatement, _ parameters: [(any PostgresEncodable)?]) async throws -> WriteOutcome {
+        let row = try await pool.withConnection { try await $0.execute(statement, parameters) }[0]
+        let outcome = try row.decode(String.self, column: 0)
+        let contactID = try row.decode(Int64?.self, column: 1)
+        let payload = try row.decode(String?.self, column: 2)
+        switch outcome {
+        case "forbidden": return .forbidden
+        case "created": return .created(contactJSON: payload ?? "null")
+        case "updated": return .updated(contactJSON: payload ?? "null")
+        case "deleted": return .deleted(contactIDsJSON: payload ?? "[]")
+        case "not_found": return .notFound
+        case "duplicate": return .duplicate(existing: contactID)
+        case "conflict": return .conflict(existing: contactID)
+        case "blacklisted": return .blacklisted(parameter: Self.unquote(payload))
+        case "invalid": return .invalid(parameter: Self.unquote(payload))
+        default: throw PostgresError(kind: .client, message: "unexpected outcome \(outcome)")
+        }
+    }
+
+    /// A parameter name that SQL returned as a JSON string (`"email"` → `email`).
+    private static func unquote(_ json: String?) -> String {
+        guard let json else { return "" }
+        return String(json.dropFirst().dropLast())
+    }
+}

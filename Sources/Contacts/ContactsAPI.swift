@@ -1,0 +1,110 @@
+import HTTP
+import Postgres
+
+/// The service's HTTP handler: `/crm/{listing_id}` (the contacts API), `/healthz`, `/readyz`
+/// and `/openapi.yaml`; anything else is a `404`. Every body is JSON in the contract's shape.
+///
+/// The order of checks for `/crm/{listing_id}`: method (`405`), listing id (`400`), the
+/// `Authorization` header's form (`403`, without asking the database), parameters (`400`,
+/// `415`), then one database round trip that checks the key's grant and does the work.
+public struct ContactsAPI: Sendable {
+    public let store: ContactStore
+    /// Peers whose `X-Forwarded-For` is believed (exact addresses, e.g. a load balancer).
+    public let trustedProxies: Set<String>
+    /// The OpenAPI document served at `/openapi.yaml`.
+    public let openAPIDocument: [UInt8]
+
+    public init(store: ContactStore, trustedProxies: Set<String> = [], openAPIDocument: [UInt8] = []) {
+        self.store = store
+        self.trustedProxies = trustedProxies
+        self.openAPIDocument = openAPIDocument
+    }
+
+    /// The HTTP server's own error responses (400, 408, 413, 431, …) in the API's shape.
+    public static let protocolErrorResponse: @Sendable (HTTPProtocolError) -> HTTPResponse = APIResponse.protocolError
+
+    /// Answers one request; never throws (unexpected errors become `500` with no detail).
+    @Sendable
+    public func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        do {
+            return try await route(request)
+        } catch let error as APIError {
+            return APIResponse.error(error)
+        } catch let error as ConnectionPoolError where error == .acquireTimeout {
+            return APIResponse.error(.unavailable)
+        } catch let error as PostgresError where error.isConnectionError {
+            return APIResponse.error(.unavailable)
+        } catch {
+            return APIResponse.error(.internal)
+        }
+    }
+
+    private func route(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let path = request.path
+        if path.hasPrefix("/crm/") {
+            return try await contacts(request, listingText: path.dropFirst("/crm/".count))
+        }
+        switch (path, request.method) {
+        case ("/healthz", "GET"), ("/healthz", "HEAD"):
+            return APIResponse.success(200, "The service is running.", data: "")
+        case ("/readyz", "GET"), ("/readyz", "HEAD"):
+            return try await readiness()
+        case ("/openapi.yaml", "GET"), ("/openapi.yaml", "HEAD"):
+            var headers = HTTPHeaders()
+            headers.add("Content-Type", "application/yaml; charset=utf-8")
+            return HTTPResponse(status: 200, headers: headers, body: openAPIDocument)
+        case ("/healthz", _), ("/readyz", _), ("/openapi.yaml", _):
+            return APIResponse.error(APIError(status: 405, code: .methodNotAllowed, message: "Only GET and HEAD are supported here."))
+        default:
+            throw APIError.routeNotFound
+        }
+    }
+
+    private func readiness() async throws -> HTTPResponse {
+        do {
+            try await store.pool.withConnection { try await $0.ping() }
+            return APIResponse.success(200, "The database answers.", data: "")
+        } catch {
+            return APIResponse.error(.unavailable)
+        }
+    }
+
+    private func contacts(_ request: HTTPRequest, listingText: Substring) async throws -> HTTPResponse {
+        let method = request.method
+        guard ["GET", "HEAD", "POST", "PUT", "DELETE"].contains(method) else { throw APIError.methodNotAllowed }
+        guard !listingText.contains("/"),
+              let listing = try ContactValidation.integer("listing_id", String(listingText), in: 1...Int64.max)
+        else {
+            throw APIError.invalid("listing_id", "listing_id must be a whole number from 1 to 9223372036854775807.")
+        }
+        guard let key = APIKey.fromAuthorization(request.headers["Authorization"]) else { throw APIError.forbidden }
+        let parameters = try RequestParameters(request)
+        let context = RequestContext(keyHash: key.hash, listing: listing, parameters: parameters,
+                                     clientAddress: clientAddress(of: request))
+        switch method {
+        case "POST": return try await create(context)
+        case "PUT": return try await upsert(context)
+        case "DELETE": return try await delete(context)
+        default: return try await search(context)
+        }
+    }
+
+    /// The end user's address when none is given: the first `X-Forwarded-For` entry if the
+    /// peer is a trusted proxy and the entry is an address, else the peer itself.
+    private func clientAddress(of request: HTTPRequest) -> String {
+        if trustedProxies.contains(request.peerAddress),
+           let forwarded = request.headers["X-Forwarded-For"]?.split(separator: ",").first?.trimmingCharacters(in: " \t"),
+           ContactValidation.isIPAddress(forwarded) {
+            return forwarded
+        }
+        return request.peerAddress
+    }
+}
+
+/// What every contacts operation needs from the request.
+struct RequestContext {
+    let keyHash: [UInt8]
+    let listing: Int64
+    let parameters: RequestParameters
+    let clientAddress: String
+}
