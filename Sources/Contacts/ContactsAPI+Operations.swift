@@ -47,6 +47,7 @@ extension ContactsAPI {
             throw APIError.missing("id", "id, email or phone is required.")
         }
         let outcome = try await store.delete(keyHash: context.keyHash, listing: context.listing, id: id, email: email, phone: phone)
+        if outcome == .notFound { throw APIError.deleteTargetNotFound }
         return try render(outcome)
     }
 

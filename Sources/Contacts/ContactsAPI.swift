@@ -41,7 +41,7 @@ public struct ContactsAPI: Sendable {
 
     private func route(_ request: HTTPRequest) async throws -> HTTPResponse {
         let path = request.path
-        if path.hasPrefix("/crm/") {
+        if path.hasPrefix("/crm/"), !path.dropFirst("/crm/".count).contains("/") {
             return try await contacts(request, listingText: path.dropFirst("/crm/".count))
         }
         switch (path, request.method) {
@@ -54,7 +54,9 @@ public struct ContactsAPI: Sendable {
             headers.add("Content-Type", "application/yaml; charset=utf-8")
             return HTTPResponse(status: 200, headers: headers, body: openAPIDocument)
         case ("/healthz", _), ("/readyz", _), ("/openapi.yaml", _):
-            return APIResponse.error(APIError(status: 405, code: .methodNotAllowed, message: "Only GET and HEAD are supported here."))
+            var response = APIResponse.error(APIError(status: 405, code: .methodNotAllowed, message: "Only GET and HEAD are supported here."))
+            response.headers.set("Allow", "GET, HEAD")
+            return response
         default:
             throw APIError.routeNotFound
         }
@@ -72,9 +74,7 @@ public struct ContactsAPI: Sendable {
     private func contacts(_ request: HTTPRequest, listingText: Substring) async throws -> HTTPResponse {
         let method = request.method
         guard ["GET", "HEAD", "POST", "PUT", "DELETE"].contains(method) else { throw APIError.methodNotAllowed }
-        guard !listingText.contains("/"),
-              let listing = try ContactValidation.integer("listing_id", String(listingText), in: 1...Int64.max)
-        else {
+        guard let listing = try ContactValidation.integer("listing_id", String(listingText), in: 1...Int64.max) else {
             throw APIError.invalid("listing_id", "listing_id must be a whole number from 1 to 9223372036854775807.")
         }
         guard let key = APIKey.fromAuthorization(request.headers["Authorization"]) else { throw APIError.forbidden }

@@ -1,5 +1,6 @@
 import Foundation
 import HTTP
+import TestSupport
 import XCTest
 
 /// Limits and timeouts: the server protects itself and keeps serving others.

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import HTTP
+import TestSupport
 import XCTest
 
 /// Many requests, many connections, awkward clients: all answered, none disturbing the others.

@@ -1,4 +1,5 @@
 import HTTP
+import TestSupport
 import XCTest
 
 /// The server over real TCP: what a well-behaved client sees.

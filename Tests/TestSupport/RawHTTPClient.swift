@@ -1,35 +1,35 @@
+import Foundation
 import Glibc
-import XCTest
 
 /// A blocking TCP client that speaks HTTP/1.1 byte by byte, so tests control exactly what goes on
 /// the wire (pipelining, partial writes, malformed requests) and read exactly what comes back.
-final class RawHTTPClient {
-    struct Response {
-        let status: Int
-        let headers: [(name: String, value: String)]
-        let body: [UInt8]
+public final class RawHTTPClient {
+    public struct Response: Sendable {
+        public let status: Int
+        public let headers: [(name: String, value: String)]
+        public let body: [UInt8]
 
-        func header(_ name: String) -> String? {
+        public func header(_ name: String) -> String? {
             headers.first { $0.name.lowercased() == name.lowercased() }?.value
         }
 
-        var bodyText: String { String(decoding: body, as: UTF8.self) }
+        public var bodyText: String { String(decoding: body, as: UTF8.self) }
 
         /// The body as a JSON object.
-        var json: [String: Any] {
+        public var json: [String: Any] {
             (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
         }
     }
 
-    struct ClientError: Error, CustomStringConvertible {
-        let description: String
+    public struct ClientError: Error, CustomStringConvertible {
+        public let description: String
     }
 
-    let fd: Int32
+    public let fd: Int32
     private var pending: [UInt8] = []
 
     /// Connects to `host:port` (IPv4 or IPv6 literal); reads time out after `timeout` seconds.
-    init(port: Int, host: String = "127.0.0.1", timeout: Double = 5) throws {
+    public init(port: Int, host: String = "127.0.0.1", timeout: Double = 5) throws {
         let isIPv6 = host.contains(":")
         fd = socket(isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ClientError(description: "socket: errno \(errno)") }
@@ -60,16 +60,16 @@ final class RawHTTPClient {
 
     deinit { close(fd) }
 
-    func setTimeout(_ seconds: Double) {
+    public func setTimeout(_ seconds: Double) {
         var value = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    func send(_ text: String) throws {
+    public func send(_ text: String) throws {
         try send(Array(text.utf8))
     }
 
-    func send(_ bytes: [UInt8]) throws {
+    public func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let count = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
@@ -79,7 +79,7 @@ final class RawHTTPClient {
     }
 
     /// Reads one response. `bodyless` for the answer to a HEAD request (no body despite its length).
-    func readResponse(bodyless: Bool = false) throws -> Response {
+    public func readResponse(bodyless: Bool = false) throws -> Response {
         let headEnd = try readUntil { buffer in
             buffer.indices.dropLast(3).first { buffer[$0] == 13 && buffer[$0 + 1] == 10 && buffer[$0 + 2] == 13 && buffer[$0 + 3] == 10 }
                 .map { $0 + 4 }
@@ -103,7 +103,7 @@ final class RawHTTPClient {
     }
 
     /// True when the server closes the connection within the read timeout without sending more.
-    func readsEndOfStream() -> Bool {
+    public func readsEndOfStream() -> Bool {
         guard pending.isEmpty else { return false }
         var byte: UInt8 = 0
         let count = recv(fd, &byte, 1, 0)
@@ -111,7 +111,7 @@ final class RawHTTPClient {
     }
 
     /// Everything the server sends until it closes the connection or the read timeout passes.
-    func readAll() -> [UInt8] {
+    public func readAll() -> [UInt8] {
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {
             let count = recv(fd, &chunk, chunk.count, 0)

@@ -1,0 +1,180 @@
+import Contacts
+import Dispatch
+import Foundation
+import HTTP
+import Postgres
+import Synchronization
+import TestSupport
+import XCTest
+
+/// The whole service as a user meets it: a scratch database with the project's migrations, the
+/// contacts API on a real HTTP server on an ephemeral port, and three keys: `keyA` for listing
+/// 1, `keyB` for listing 2, `keyAB` for both. Tests are synchronous and talk raw HTTP over TCP;
+/// ``blocking(_:)`` runs the database checks.
+class ContactsTestCase: XCTestCase {
+    var database: TestDatabase!
+    var pool: ConnectionPool!
+    var server: HTTPServer!
+    var keyA: APIKey!
+    var keyB: APIKey!
+    var keyAB: APIKey!
+    /// Peers whose X-Forwarded-For is trusted; override before `setUp` runs.
+    var trustedProxies: Set<String> { [] }
+
+    override func setUp() async throws {
+        database = try await TestDatabase.create()
+        let admin = try await database.connect()
+        let store = AdminStore(connection: admin)
+        keyA = try await store.createKey(listings: [1], name: "a", rateLimit: nil)
+        keyB = try await store.createKey(listings: [2], name: "b", rateLimit: nil)
+        keyAB = try await store.createKey(listings: [1, 2], name: "ab", rateLimit: nil)
+        await admin.close()
+        pool = ConnectionPool(configuration: .init(maxConnections: 8), connection: database.configuration, loop: TestDatabase.loop)
+        let document = FileManager.default.contents(atPath: Self.repositoryFile("openapi.yaml")).map(Array.init) ?? []
+        let api = ContactsAPI(store: ContactStore(pool: pool), trustedProxies: trustedProxies, openAPIDocument: document)
+        var configuration = HTTPServerConfiguration(host: "::", port: 0, eventLoops: 2)
+        configuration.errorResponse = ContactsAPI.protocolErrorResponse
+        server = HTTPServer(configuration: configuration, handler: api.handle)
+        try server.start()
+    }
+
+    override func tearDown() async throws {
+        await server?.shutdown(gracePeriod: .seconds(2))
+        await pool?.shutdown()
+        await database?.drop()
+    }
+
+    static func repositoryFile(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(name).path
+    }
+
+    // MARK: Requests
+
+    /// A request body and its Content-Type.
+    enum Body: Sendable {
+        case none
+        case form([(String, String)])
+        case json(String)
+        case multipart([(String, String)])
+        case raw(contentType: String?, bytes: [UInt8])
+    }
+
+    /// Sends one request on a new connection and reads the response.
+    @discardableResult
+    func call(_ method: String, _ target: String, key: APIKey?, body: Body = .none, headers: [(String, String)] = [],
+              host: String = "127.0.0.1") throws -> RawHTTPClient.Response {
+        try Self.call(port: server.port, method, target, key: key, body: body, headers: headers, host: host)
+    }
+
+    /// ``call(_:_:key:body:headers:host:)`` without the test case, for concurrent clients.
+    static func call(port: Int, _ method: String, _ target: String, key: APIKey?, body: Body = .none,
+                     headers: [(String, String)] = [], host: String = "127.0.0.1") throws -> RawHTTPClient.Response {
+        let client = try RawHTTPClient(port: port, host: host)
+        var head = "\(method) \(target) HTTP/1.1\r\nHost: test\r\n"
+        if let key { head += "Authorization: Bearer \(key.text)\r\n" }
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        let (contentType, bytes) = encode(body)
+        if let contentType { head += "Content-Type: \(contentType)\r\n" }
+        if !bytes.isEmpty || method == "POST" || method == "PUT" { head += "Content-Length: \(bytes.count)\r\n" }
+        try client.send(Array((head + "\r\n").utf8) + bytes)
+        return try client.readResponse(bodyless: method == "HEAD")
+    }
+
+    /// POST with a form body.
+    @discardableResult
+    func post(_ listing: Int64, _ fields: [(String, String)], key: APIKey? = nil) throws -> RawHTTPClient.Response {
+        try call("POST", "/crm/\(listing)", key: key ?? keyFor(listing), body: .form(fields))
+    }
+
+    @discardableResult
+    func put(_ listing: Int64, _ fields: [(String, String)], key: APIKey? = nil) throws -> RawHTTPClient.Response {
+        try call("PUT", "/crm/\(listing)", key: key ?? keyFor(listing), body: .form(fields))
+    }
+
+    @discardableResult
+    func delete(_ listing: Int64, _ fields: [(String, String)], key: APIKey? = nil) throws -> RawHTTPClient.Response {
+        try call("DELETE", "/crm/\(listing)", key: key ?? keyFor(listing), body: .form(fields))
+    }
+
+    func get(_ listing: Int64, _ query: String = "", key: APIKey? = nil) throws -> RawHTTPClient.Response {
+        try call("GET", "/crm/\(listing)" + (query.isEmpty ? "" : "?" + query), key: key ?? keyFor(listing))
+    }
+
+    func keyFor(_ listing: Int64) -> APIKey { listing == 1 ? keyA : keyB }
+
+    static func encode(_ body: Body) -> (String?, [UInt8]) {
+        switch body {
+        case .none: return (nil, [])
+        case .form(let fields): return ("application/x-www-form-urlencoded", Array(formEncode(fields).utf8))
+        case .json(let text): return ("application/json", Array(text.utf8))
+        case .multipart(let fields):
+            let boundary = "----crmtestboundary7MA4YWxk"
+            var text = ""
+            for (name, value) in fields {
+                text += "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n"
+            }
+            text += "--\(boundary)--\r\n"
+            return ("multipart/form-data; boundary=\(boundary)", Array(text.utf8))
+        case .raw(let contentType, let bytes): return (contentType, bytes)
+        }
+    }
+
+    static func formEncode(_ fields: [(String, String)]) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return fields.map { name, value in
+            let encode = { (text: String) in text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text }
+            return encode(name) + "=" + encode(value)
+        }.joined(separator: "&")
+    }
+
+    // MARK: Database checks
+
+    /// Runs async work from a synchronous test (on the main thread, off the cooperative pool).
+    func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let result = Mutex<Result<T, Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let value: Result<T, Error>
+            do { value = .success(try await body()) } catch { value = .failure(error) }
+            result.withLock { $0 = value }
+            done.signal()
+        }
+        done.wait()
+        return try result.withLock { $0! }.get()
+    }
+
+    /// The number of contacts in `listing` (all listings when nil), straight from the table.
+    func contactCount(_ listing: Int64? = nil) throws -> Int {
+        let database = self.database!
+        return try blocking {
+            let connection = try await database.connect()
+            let count = try await connection.query(
+                "SELECT count(*) FROM contacts WHERE $1::bigint IS NULL OR listing_id = $1", [listing])[0].decode(Int.self, column: 0)
+            await connection.close()
+            return count
+        }
+    }
+
+    /// Runs SQL against the test database (setup such as blacklist entries).
+    func sql(_ text: String, _ parameters: [(any PostgresEncodable)?] = []) throws {
+        let database = self.database!
+        let values = parameters.map { $0?.postgresText }
+        try blocking {
+            let connection = try await database.connect()
+            try await connection.query(text, values)
+            await connection.close()
+        }
+    }
+
+    /// The `data.contact` object of a response.
+    func contact(_ response: RawHTTPClient.Response) -> [String: Any] {
+        ((response.json["data"] as? [String: Any])?["contact"] as? [String: Any]) ?? [:]
+    }
+
+    func data(_ response: RawHTTPClient.Response) -> [String: Any] {
+        (response.json["data"] as? [String: Any]) ?? [:]
+    }
+}
+
