@@ -1,7 +1,7 @@
 # The two commands of the README, and their helpers.
 #
-#   make run    the service's database, migrated (a private PostgreSQL under .data/ unless
-#               DATABASE_URL is set); the HTTP API joins it in the next milestone
+#   make run    the service on :8080 (`crm serve`), on a private PostgreSQL under .data/
+#               unless DATABASE_URL is set; migrations are applied at start
 #   make test   the same database, then the whole test suite
 #
 # Without DATABASE_URL, scripts/local-postgres.sh installs PostgreSQL if missing (as root,
@@ -13,7 +13,7 @@ LOCAL_PG := scripts/local-postgres.sh
 # Recipes expand this when they run, i.e. after `database` has started the private cluster.
 DB_URL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell bash $(LOCAL_PG) url))
 
-.PHONY: all build run test database stop-db db-url packages clean fuzz bench-http
+.PHONY: all build run crm test database stop-db db-url packages clean fuzz bench-http
 
 all: build
 
@@ -26,8 +26,15 @@ database: packages
 build: packages
 	$(SWIFT) build
 
+# CRM_PORT, CRM_HOST, CRM_POOL_SIZE, … pass through from the environment (README: Configuration).
 run: database build
-	DATABASE_URL='$(DB_URL)' .build/debug/crm migrate
+	DATABASE_URL='$(DB_URL)' .build/debug/crm serve
+
+# The crm command line against the same database: make -s crm ARGS='key create --listing 12'
+# (build output goes to standard error, so standard output is the command's alone).
+crm: database
+	@$(SWIFT) build >&2
+	@DATABASE_URL='$(DB_URL)' .build/debug/crm $(ARGS)
 
 test: database
 	$(SWIFT) build --build-tests

@@ -58,7 +58,7 @@ struct BlacklistCommand: AsyncParsableCommand {
             let connection = try await database.connect()
             let removed = try await AdminStore(connection: connection).removeBlacklistEntry(entry)
             await connection.close()
-            guard removed else { throw ValidationError("no such entry: \(entry.kind.rawValue) \(entry.value)") }
+            guard removed else { throw CommandFailure("no such entry: \(entry.kind.rawValue) \(entry.value)") }
             print("removed \(entry.kind.rawValue) \(entry.value)")
         }
     }

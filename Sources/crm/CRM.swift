@@ -1,6 +1,10 @@
 import ArgumentParser
+import Glibc
 
 /// The `crm` executable: one binary for serving, migrating and administration.
+///
+/// Failures end with a non-zero exit status and exactly one line on standard error,
+/// `Error: …` (usage errors exit 64, everything else 1); `--help` prints to standard output.
 @main
 struct CRM: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -8,4 +12,28 @@ struct CRM: AsyncParsableCommand {
         abstract: "Contacts CRM API service.",
         subcommands: [ServeCommand.self, MigrateCommand.self, KeyCommand.self, BlacklistCommand.self]
     )
+
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }  // --help
+            let message = self.message(for: error)
+            let line = message.split(separator: "\n").first.map(String.init) ?? "\(error)"
+            FileHandleOutput.standardError("Error: \(line)\n")
+            Glibc.exit(code.rawValue)
+        }
+    }
+}
+
+/// A command that could not do what was asked; the message is its one line on standard error.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -47,7 +47,7 @@ struct KeyCommand: AsyncParsableCommand {
             let connection = try await database.connect()
             let revoked = try await AdminStore(connection: connection).revokeKey(APIKey(key))
             await connection.close()
-            guard revoked else { throw ValidationError("no live key matches") }
+            guard revoked else { throw CommandFailure("no live key matches") }
             print("revoked \(APIKey(key).prefix)…")
         }
     }

@@ -1,0 +1,96 @@
+import Contacts
+import Foundation
+import TestSupport
+import XCTest
+
+/// The `crm` executable's administrative commands, run as a user runs them.
+final class CommandLineTests: XCTestCase {
+    private var database: TestDatabase!
+
+    override func setUp() async throws {
+        database = try await TestDatabase.create(migrated: false)
+    }
+
+    override func tearDown() async throws {
+        await database?.drop()
+    }
+
+    private func crm(_ arguments: String...) throws -> ChildProcess.Outcome {
+        try ChildProcess.run(ChildProcess.crmExecutable, arguments + ["--migrations", TestDatabase.migrationsDirectory],
+                             environment: ["DATABASE_URL": database.connectionString])
+    }
+
+    func testKeyCreatePrintsTheKeyAloneAndItWorksOnlyForItsListings() async throws {
+        let created = try crm("key", "create", "--listing", "7", "--listing", "8", "--name", "partner", "--rate-limit", "50")
+        XCTAssertEqual(created.status, 0, created.standardError)
+        let lines = created.standardOutput.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1)
+        let key = String(lines[0])
+        XCTAssertNotNil(key.wholeMatch(of: /crm_[0-9A-Za-z]{43}/), key)
+
+        let connection = try await database.connect()
+        let grants = try await connection.query("""
+            SELECT g.listing_id FROM api_key_grants g JOIN api_keys k USING (key_id)
+             WHERE k.key_hash = sha256(convert_to($1, 'UTF8')) AND k.name = 'partner' AND k.rate_limit = 50 ORDER BY 1
+            """, [key]).rows.map { try $0.decode(Int64.self, column: 0) }
+        XCTAssertEqual(grants, [7, 8])
+
+        let listed = try crm("key", "list")
+        XCTAssertEqual(listed.status, 0)
+        XCTAssertTrue(listed.standardOutput.contains(APIKey(key).prefix))
+        XCTAssertTrue(listed.standardOutput.contains("partner\t7,8\t50"), listed.standardOutput)
+        XCTAssertFalse(listed.standardOutput.contains(key), "never the key itself")
+
+        let revoked = try crm("key", "revoke", key)
+        XCTAssertEqual(revoked.status, 0, revoked.standardError)
+        XCTAssertFalse(revoked.standardOutput.contains(key))
+        let revokedAt = try await connection.query("SELECT revoked_at IS NOT NULL FROM api_keys WHERE name = 'partner'")[0]
+        XCTAssertEqual(try revokedAt.decode(Bool.self, column: 0), true)
+        let again = try crm("key", "revoke", key)
+        XCTAssertEqual(again.status, 1)
+        XCTAssertEqual(again.standardError.split(separator: "\n").count, 1, "one line: \(again.standardError)")
+        await connection.close()
+    }
+
+    func testBlacklistAddListRemove() async throws {
+        XCTAssertEqual(try crm("blacklist", "add", "--email", " Spam@Example.COM ").standardOutput, "added email spam@example.com\n")
+        XCTAssertEqual(try crm("blacklist", "add", "--domain", "junk.example", "--listing", "3").status, 0)
+        XCTAssertEqual(try crm("blacklist", "add", "--phone", "+1 (555) 000-1234").standardOutput, "added phone 15550001234\n")
+        XCTAssertEqual(try crm("blacklist", "add", "--email", "spam@example.com").standardOutput, "already present: email spam@example.com\n")
+        let all = try crm("blacklist", "list")
+        XCTAssertEqual(all.standardOutput, """
+            kind\tvalue\tlisting
+            email\tspam@example.com\tglobal
+            phone\t15550001234\tglobal
+            domain\tjunk.example\t3
+
+            """)
+        XCTAssertEqual(try crm("blacklist", "remove", "--email", "SPAM@example.com").status, 0)
+        let missing = try crm("blacklist", "remove", "--email", "spam@example.com")
+        XCTAssertEqual(missing.status, 1)
+        let connection = try await database.connect()
+        let count = try await connection.query("SELECT count(*) FROM blacklist_entries")[0].decode(Int.self, column: 0)
+        XCTAssertEqual(count, 2)
+        await connection.close()
+    }
+
+    func testBadArgumentsFailWithOneLineAndNonZeroStatus() throws {
+        for arguments in [["key", "create"], ["key", "create", "--listing", "0"], ["blacklist", "add"],
+                          ["blacklist", "add", "--email", "a@b.co", "--phone", "1234567"], ["blacklist", "add", "--email", "not-an-email"]] {
+            let outcome = try ChildProcess.run(ChildProcess.crmExecutable, arguments, environment: ["DATABASE_URL": database.connectionString])
+            XCTAssertNotEqual(outcome.status, 0, "\(arguments)")
+            XCTAssertEqual(outcome.standardOutput, "")
+            XCTAssertTrue(outcome.standardError.hasPrefix("Error: "), "\(arguments): \(outcome.standardError)")
+            XCTAssertEqual(outcome.standardError.split(separator: "\n").count, 1, "one line: \(outcome.standardError)")
+        }
+    }
+
+    func testEveryCommandHasHelp() throws {
+        for command in [["serve"], ["migrate"], ["key", "create"], ["key", "revoke"], ["key", "list"],
+                        ["blacklist", "add"], ["blacklist", "remove"], ["blacklist", "list"]] {
+            let outcome = try ChildProcess.run(ChildProcess.crmExecutable, command + ["--help"])
+            XCTAssertEqual(outcome.status, 0, "\(command)")
+            XCTAssertTrue(outcome.standardOutput.contains("USAGE: crm \(command.joined(separator: " "))"), outcome.standardOutput)
+        }
+    }
+}
