@@ -4,10 +4,10 @@
 -- Every function takes the key's SHA-256 (computed by the service; the key itself never
 -- reaches the database) and the listing, and returns (outcome, contact_id, payload):
 --   outcome   'forbidden' | 'created' | 'updated' | 'deleted' | 'not_found' | 'duplicate'
---             | 'blacklisted' | 'conflict' | 'invalid'
+--             | 'blacklisted' | 'conflict' | 'invalid' | 'last_contact_point'
 --   contact_id the contact concerned (for 'duplicate': the existing one)
---   payload   the contact as the API renders it (json), or for 'blacklisted'/'invalid' the
---             parameter at fault as a json string
+--   payload   the contact as the API renders it (json), or for 'blacklisted', 'invalid' and
+--             'last_contact_point' the parameter at fault as a json string
 -- Tenancy: every statement filters on the listing the key was checked against.
 
 -- True when the key (by hash) is live and granted the listing.
@@ -43,6 +43,13 @@ CREATE FUNCTION crm_contact_holding(p_listing_id bigint, p_email text, p_phone t
                AND (lower(email) = lower(p_email) OR phone = p_phone)
              ORDER BY contact_id LIMIT 1);
 
+-- The API parameter a contacts CHECK constraint guards: contacts_first_name_check → first_name.
+-- The service validates first, so reaching a CHECK means the two disagree: still a 400.
+CREATE FUNCTION crm_constraint_parameter(p_constraint text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN p_constraint = 'contacts_email_or_phone' THEN 'email'
+                ELSE regexp_replace(regexp_replace(p_constraint, '^contacts_', ''), '_check$', '') END;
+
 -- POST: create a contact.
 CREATE FUNCTION crm_api_create(
     p_key_hash bytea, p_listing_id bigint,
@@ -52,6 +59,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     c contacts;
     v_column text;
+    v_constraint text;
 BEGIN
     IF NOT crm_key_grants(p_key_hash, p_listing_id) THEN
         RETURN QUERY SELECT 'forbidden', NULL::bigint, NULL::json;
@@ -68,6 +76,9 @@ EXCEPTION
     WHEN SQLSTATE 'CRMBL' THEN
         GET STACKED DIAGNOSTICS v_column = COLUMN_NAME;
         RETURN QUERY SELECT 'blacklisted', NULL::bigint, to_json(v_column);
+    WHEN check_violation THEN
+        GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+        RETURN QUERY SELECT 'invalid', NULL::bigint, to_json(crm_constraint_parameter(v_constraint));
 END
 $$;
 
@@ -87,6 +98,7 @@ DECLARE
     v_target bigint;
     v_matches bigint[];
     v_column text;
+    v_constraint text;
     v_attempt int := 0;
 BEGIN
     IF NOT crm_key_grants(p_key_hash, p_listing_id) THEN
@@ -154,8 +166,14 @@ BEGIN
                 RETURN QUERY SELECT 'blacklisted', NULL::bigint, to_json(v_column);
                 RETURN;
             WHEN check_violation THEN
-                -- Clearing the last of email and phone.
-                RETURN QUERY SELECT 'invalid', v_target, to_json(CASE WHEN p_set_email THEN 'email' ELSE 'phone' END);
+                GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+                IF v_constraint = 'contacts_email_or_phone' THEN
+                    -- Clearing the last of email and phone.
+                    RETURN QUERY SELECT 'last_contact_point', v_target,
+                        to_json(CASE WHEN p_set_email THEN 'email' ELSE 'phone' END);
+                ELSE
+                    RETURN QUERY SELECT 'invalid', v_target, to_json(crm_constraint_parameter(v_constraint));
+                END IF;
                 RETURN;
         END;
     END LOOP;

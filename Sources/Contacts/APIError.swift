@@ -14,6 +14,8 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         case methodNotAllowed = "method_not_allowed"
         case unsupportedMediaType = "unsupported_media_type"
         case payloadTooLarge = "payload_too_large"
+        case headersTooLarge = "headers_too_large"
+        case requestTimeout = "request_timeout"
         case rateLimited = "rate_limited"
         case unavailable
         case `internal`

@@ -14,7 +14,10 @@ public struct ContactStore: Sendable {
         case duplicate(existing: Int64?)
         case conflict(existing: Int64?)
         case blacklisted(parameter: String)
+        /// A CHECK constraint refused the value (the service's validation should have first).
         case invalid(parameter: String)
+        /// The update would leave the contact without email and phone.
+        case lastContactPoint(parameter: String)
     }
 
     /// One page of a search.
@@ -99,6 +102,7 @@ public struct ContactStore: Sendable {
         case "conflict": return .conflict(existing: contactID)
         case "blacklisted": return .blacklisted(parameter: Self.unquote(payload))
         case "invalid": return .invalid(parameter: Self.unquote(payload))
+        case "last_contact_point": return .lastContactPoint(parameter: Self.unquote(payload))
         default: throw PostgresError(kind: .client, message: "unexpected outcome \(outcome)")
         }
     }

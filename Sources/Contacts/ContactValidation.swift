@@ -40,10 +40,10 @@ public enum ContactValidation {
 
     /// `first_name`, `last_name` (and the `name` search term): at most 100 characters, no
     /// control characters. Characters are Unicode scalars, as PostgreSQL's `char_length` counts.
-    public static func personName(_ name: String, _ text: String?) throws(APIError) -> String? {
+    public static func personName(_ name: String, _ text: String?, maxLength: Int = nameMaxLength) throws(APIError) -> String? {
         guard let text, !text.isEmpty else { return nil }
-        guard text.unicodeScalars.count <= nameMaxLength else {
-            throw APIError.invalid(name, "\(name) must be at most \(nameMaxLength) characters.")
+        guard text.unicodeScalars.count <= maxLength else {
+            throw APIError.invalid(name, "\(name) must be at most \(maxLength) characters.")
         }
         guard !text.unicodeScalars.contains(where: isControl) else {
             throw APIError.invalid(name, "\(name) must not contain control characters.")
@@ -59,11 +59,12 @@ public enum ContactValidation {
         guard text.unicodeScalars.count <= emailMaxLength,
               !text.unicodeScalars.contains(where: { isControl($0) || $0.properties.isWhitespace })
         else { throw invalid }
-        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2 else { throw invalid }
-        let local = parts[0], domain = parts[1]
-        guard !local.isEmpty, local.unicodeScalars.count <= emailLocalMaxLength,
-              domain.contains("."), !domain.hasPrefix("."), !domain.hasSuffix(".")
+        // Code points, not characters: a combining mark after "@" or "." must not hide it.
+        let scalars = Array(text.unicodeScalars)
+        guard scalars.filter({ $0 == "@" }).count == 1, let at = scalars.firstIndex(of: "@") else { throw invalid }
+        let local = scalars[..<at], domain = scalars[(at + 1)...]
+        guard !local.isEmpty, local.count <= emailLocalMaxLength,
+              domain.contains("."), domain.first != ".", domain.last != "."
         else { throw invalid }
         return text
     }
@@ -73,9 +74,9 @@ public enum ContactValidation {
     public static func phone(_ text: String?) throws(APIError) -> String? {
         guard let text, !text.isEmpty else { return nil }
         var digits = ""
-        for (offset, character) in text.enumerated() {
-            switch character {
-            case "0"..."9": digits.append(character)
+        for (offset, scalar) in text.unicodeScalars.enumerated() {
+            switch scalar {
+            case "0"..."9": digits.unicodeScalars.append(scalar)  // ASCII digits only, code point by code point
             case " ", "-", ".", "(", ")": continue
             case "+" where offset == 0: continue
             default: throw APIError.invalid("phone", "phone may contain only digits, a leading +, spaces and - . ( ).")
@@ -87,17 +88,26 @@ public enum ContactValidation {
         return digits
     }
 
-    /// An IPv4 or IPv6 address.
+    /// An IPv4 or IPv6 address; an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`) is stored as
+    /// its IPv4 form, as peers' addresses are.
     public static func ipAddress(_ text: String?, name: String = "ip_address") throws(APIError) -> String? {
         guard let text, !text.isEmpty else { return nil }
         guard isIPAddress(text) else { throw APIError.invalid(name, "\(name) must be an IPv4 or IPv6 address.") }
+        let lowered = text.lowercased()
+        if lowered.hasPrefix("::ffff:"), case let mapped = String(text.dropFirst(7)), isIPv4(mapped) { return mapped }
         return text
     }
 
     static func isIPAddress(_ text: String) -> Bool {
-        var v4 = in_addr()
+        // A C string ends at NUL: "1.2.3.4\0junk" must not pass as 1.2.3.4.
+        guard !text.utf8.contains(0) else { return false }
         var v6 = in6_addr()
-        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+        return isIPv4(text) || inet_pton(AF_INET6, text, &v6) == 1
+    }
+
+    private static func isIPv4(_ text: String) -> Bool {
+        var v4 = in_addr()
+        return !text.utf8.contains(0) && inet_pton(AF_INET, text, &v4) == 1
     }
 
     /// A field on `PUT`: absent, cleared (given empty) or a valid value.
@@ -108,8 +118,13 @@ public enum ContactValidation {
         return .value(value)
     }
 
-    /// Unicode general category Cc: C0, DEL and C1 controls.
+    /// C0, DEL and C1 controls (category Cc), and the line and paragraph separators U+2028 and
+    /// U+2029, which glibc's UTF-8 locales (and so PostgreSQL's `[[:cntrl:]]`) also count as
+    /// control characters: the SQL checks must never refuse what this accepts.
     private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.properties.generalCategory == .control
+        switch scalar.properties.generalCategory {
+        case .control, .lineSeparator, .paragraphSeparator: true
+        default: false
+        }
     }
 }

@@ -60,7 +60,8 @@ extension ContactsAPI {
         filters.phone = try ContactValidation.phone(parameters["phone"])
         filters.firstName = try ContactValidation.personName("first_name", parameters["first_name"])
         filters.lastName = try ContactValidation.personName("last_name", parameters["last_name"])
-        filters.name = try ContactValidation.personName("name", parameters["name"])
+        // "first last" can be two full names and a space long.
+        filters.name = try ContactValidation.personName("name", parameters["name"], maxLength: 2 * ContactValidation.nameMaxLength + 1)
         filters.limit = Int(try ContactValidation.integer("limit", parameters["limit"], in: 1...1000) ?? 100)
         filters.after = try ContactValidation.integer("after", parameters["after"], in: 0...Int64.max) ?? 0
         guard let page = try await store.search(keyHash: context.keyHash, listing: context.listing, filters: filters) else {
@@ -83,6 +84,8 @@ extension ContactsAPI {
             throw APIError.duplicate(contactID: existing, message: "The email and the phone belong to two different contacts.")
         case .blacklisted(let parameter): throw APIError.blacklisted(parameter)
         case .invalid(let parameter):
+            throw APIError.invalid(parameter, "\(parameter) is not valid.")
+        case .lastContactPoint(let parameter):
             throw APIError.invalid(parameter, "email and phone cannot both be cleared: a contact keeps at least one.")
         }
     }

@@ -40,12 +40,20 @@ public struct RequestParameters: Sendable {
     private mutating func merge(_ pairs: [(String, String?)]) throws(APIError) {
         for (name, value) in pairs {
             guard let value else { continue }
-            let trimmed = value.trimmingCharacters(in: " \t\r\n\u{0B}\u{0C}\u{A0}")
+            let trimmed = Self.trimmed(value)
             if let existing = values[name], existing != trimmed {
                 throw APIError.invalid(name, "\(name) is given twice with different values.")
             }
             values[name] = trimmed
         }
+    }
+
+    /// Without leading and trailing white space (any Unicode white space: NBSP, ideographic…).
+    static func trimmed(_ value: String) -> String {
+        var scalars = Substring(value).unicodeScalars[...]
+        while let first = scalars.first, first.properties.isWhitespace { scalars = scalars.dropFirst() }
+        while let last = scalars.last, last.properties.isWhitespace { scalars = scalars.dropLast() }
+        return String(String.UnicodeScalarView(scalars))
     }
 
     /// `type/subtype` in lower case and its parameters (names lower-cased, quotes removed).

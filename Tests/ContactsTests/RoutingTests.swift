@@ -48,6 +48,12 @@ final class RoutingTests: ContactsTestCase {
         XCTAssertEqual(tooLarge.json["code"] as? String, "payload_too_large")
         XCTAssertEqual(tooLarge.json["status"] as? String, "error")
         XCTAssertNotNil(tooLarge.json["data"] as? [String: Any])
+
+        let longHead = try RawHTTPClient(port: server.port)
+        try longHead.send("GET /crm/1 HTTP/1.1\r\nX-Big: \(String(repeating: "a", count: 17_000))\r\n\r\n")
+        let headers = try longHead.readResponse()
+        XCTAssertEqual(headers.status, 431)
+        XCTAssertEqual(headers.json["code"] as? String, "headers_too_large")
     }
 
     /// Sends a request that must produce `status` and records (path template, method, status).

@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 import TestSupport
 import XCTest
 
@@ -42,7 +43,12 @@ final class ValidationTests: ContactsTestCase {
             ("phone", "1234567890123456", false),
             ("phone", "555-CALL-NOW", false),
             ("phone", "1+5551234567", false),
+            ("first_name", "Line\u{2028}separator", false),
+            ("phone", "5551234\u{301}567", false),
+            ("email", "x@\u{301}y@example.com", false),
+            ("email", "x@example\u{301}.com", true),
             ("ip_address", "2001:db8::1", true),
+            ("ip_address", "1.2.3.4\u{0}junk", false),
             ("ip_address", "10.0.0.256", false),
             ("ip_address", "not-an-ip", false),
         ]
@@ -109,6 +115,38 @@ final class ValidationTests: ContactsTestCase {
             assertRejected(response, parameter: parameter, "\(type): \(String(decoding: bytes, as: UTF8.self))")
         }
         XCTAssertEqual(try contactCount(), 0)
+    }
+
+    func testValuesAreTrimmedOfAnyUnicodeWhiteSpaceAndMappedAddressesUnwrapped() throws {
+        let response = try post(1, [("first_name", "\u{A0}John\u{3000}"), ("email", "\u{2003}trim@example.com\u{202F}"),
+                                    ("ip_address", "::ffff:198.51.100.7")])
+        XCTAssertEqual(response.status, 201, response.bodyText)
+        XCTAssertEqual(contact(response)["contact_first_name"] as? String, "John")
+        XCTAssertEqual(contact(response)["contact_email"] as? String, "trim@example.com")
+        XCTAssertEqual(contact(response)["contact_ip_address"] as? String, "198.51.100.7")
+    }
+
+    func testANameSearchMayBeAsLongAsAFullName() throws {
+        let long = String(repeating: "n", count: 150)
+        XCTAssertEqual(try get(1, "name=\(long)").status, 404, "valid, just nothing found")
+        XCTAssertEqual(try get(1, "name=" + String(repeating: "n", count: 202)).status, 400)
+    }
+
+    func testTheDatabaseRefusesWhatValidationWouldHaveAsA400NotA500() throws {
+        // Straight to the SQL function, past the service's validation: a CHECK violation is
+        // still reported as the parameter at fault.
+        let database = self.database!, key = keyA!
+        let outcome = try blocking {
+            let connection = try await database.connect()
+            let row = try await connection.query(
+                "SELECT outcome, payload::text FROM crm_api_create($1::bytea, 1, NULL, NULL, NULL, '12', NULL)",
+                [PostgresBytes(key.hash)])[0]
+            let result = (try row.decode(String.self, column: 0), try row.decode(String.self, column: 1))
+            await connection.close()
+            return result
+        }
+        XCTAssertEqual(outcome.0, "invalid")
+        XCTAssertEqual(outcome.1, #""phone""#)
     }
 
     func testUnknownParametersAreIgnored() throws {
