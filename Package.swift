@@ -13,10 +13,12 @@ let package = Package(
         .library(name: "Reactor", targets: ["Reactor"]),
         .library(name: "HTTP", targets: ["HTTP"]),
         .library(name: "Contacts", targets: ["Contacts"]),
+        .library(name: "Operations", targets: ["Operations"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -45,13 +47,19 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Operations",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
             name: "Contacts",
-            dependencies: ["HTTP", "Postgres"]
+            dependencies: ["HTTP", "Postgres", "Operations", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "crm",
             dependencies: [
                 "Contacts",
+                "Operations",
+                .product(name: "Logging", package: "swift-log"),
                 "HTTP",
                 "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -75,7 +83,10 @@ let package = Package(
         ),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
-        .testTarget(name: "ContactsTests", dependencies: ["Contacts", "HTTP", "Postgres", "TestSupport"]),
+        .testTarget(name: "OperationsTests", dependencies: ["Operations", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ContactsTests", dependencies: [
+            "Contacts", "HTTP", "Postgres", "Operations", "TestSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "SchemaTests", dependencies: ["Postgres", "TestSupport"]),
     ]

@@ -19,7 +19,7 @@ public struct APIKey: Sendable, Hashable {
     }
 
     /// The SHA-256 of the key's UTF-8 bytes: what `api_keys.key_hash` holds.
-    public var hash: [UInt8] { SHA256.hash(text.utf8) }
+    public var digest: [UInt8] { SHA256.hash(text.utf8) }
 
     /// The part shown in listings.
     public var prefix: String { String(text.prefix(12)) }

@@ -12,6 +12,7 @@ public enum APIResponse {
         switch error.status {
         case 405: response.headers.add("Allow", "GET, HEAD, POST, PUT, DELETE")
         case 503: response.headers.add("Retry-After", "1")
+        case 429: break  // Retry-After comes from the key's bucket
         default: break
         }
         return response

@@ -59,7 +59,7 @@ public struct AdminStore: Sendable {
         try await connection.transaction { connection in
             let keyID = try await connection.query("""
                 INSERT INTO api_keys (key_hash, key_prefix, name, rate_limit) VALUES ($1::bytea, $2, $3, $4) RETURNING key_id
-                """, [PostgresBytes(key.hash), key.prefix, name, rateLimit])[0].decode(Int64.self, column: 0)
+                """, [PostgresBytes(key.digest), key.prefix, name, rateLimit])[0].decode(Int64.self, column: 0)
             for listing in Set(listings).sorted() {
                 try await connection.query("INSERT INTO listings (listing_id) VALUES ($1) ON CONFLICT DO NOTHING", [listing])
                 try await connection.query("INSERT INTO api_key_grants (listing_id, key_id) VALUES ($1, $2)", [listing, keyID])
@@ -71,7 +71,7 @@ public struct AdminStore: Sendable {
     /// Revokes a key; false when no live key matches.
     public func revokeKey(_ key: APIKey) async throws -> Bool {
         let result = try await connection.query(
-            "UPDATE api_keys SET revoked_at = now() WHERE key_hash = $1::bytea AND revoked_at IS NULL", [PostgresBytes(key.hash)])
+            "UPDATE api_keys SET revoked_at = now() WHERE key_hash = $1::bytea AND revoked_at IS NULL", [PostgresBytes(key.digest)])
         return result.affectedRows == 1
     }
 

@@ -1,5 +1,6 @@
 import HTTP
 import Postgres
+import Synchronization
 
 /// The service's HTTP handler: `/crm/{listing_id}` (the contacts API), `/healthz`, `/readyz`
 /// and `/openapi.yaml`; anything else is a `404`. Every body is JSON in the contract's shape.
@@ -13,11 +14,28 @@ public struct ContactsAPI: Sendable {
     public let trustedProxies: Set<String>
     /// The OpenAPI document served at `/openapi.yaml`.
     public let openAPIDocument: [UInt8]
+    /// Told of every database error that reaches a response (metrics count them by class).
+    public let onDatabaseError: (@Sendable (PostgresError) -> Void)?
+    /// How long `/readyz` waits for the database.
+    public let readinessTimeout: Duration
 
-    public init(store: ContactStore, trustedProxies: Set<String> = [], openAPIDocument: [UInt8] = []) {
+    public init(store: ContactStore, trustedProxies: Set<String> = [], openAPIDocument: [UInt8] = [],
+                readinessTimeout: Duration = .seconds(1), onDatabaseError: (@Sendable (PostgresError) -> Void)? = nil) {
         self.store = store
         self.trustedProxies = trustedProxies
         self.openAPIDocument = openAPIDocument
+        self.readinessTimeout = readinessTimeout
+        self.onDatabaseError = onDatabaseError
+    }
+
+    /// The route a path belongs to, for metrics and logs: `/crm/{listing_id}`, `/healthz`,
+    /// `/readyz`, `/metrics`, `/openapi.yaml`, or `other`.
+    public static func routeTemplate(_ path: Substring) -> String {
+        if path.hasPrefix("/crm/"), !path.dropFirst("/crm/".count).contains("/") { return "/crm/{listing_id}" }
+        switch path {
+        case "/healthz", "/readyz", "/metrics", "/openapi.yaml": return String(path)
+        default: return "other"
+        }
     }
 
     /// The HTTP server's own error responses (400, 408, 413, 431, …) in the API's shape.
@@ -33,7 +51,11 @@ public struct ContactsAPI: Sendable {
         } catch let error as ConnectionPoolError where error == .acquireTimeout {
             return APIResponse.error(.unavailable)
         } catch let error as PostgresError where error.isConnectionError {
+            onDatabaseError?(error)
             return APIResponse.error(.unavailable)
+        } catch let error as PostgresError {
+            onDatabaseError?(error)
+            return APIResponse.error(.internal)
         } catch {
             return APIResponse.error(.internal)
         }
@@ -62,13 +84,20 @@ public struct ContactsAPI: Sendable {
         }
     }
 
+    /// `200` when the database answers a ping within ``readinessTimeout``, else `503`.
     private func readiness() async throws -> HTTPResponse {
-        do {
-            try await store.pool.withConnection { try await $0.ping() }
-            return APIResponse.success(200, "The database answers.", data: "")
-        } catch {
-            return APIResponse.error(.unavailable)
+        let pool = store.pool, timeout = readinessTimeout
+        // Whichever comes first; a ping stuck on an unreachable host does not hold the answer.
+        let answered = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let once = Mutex<CheckedContinuation<Bool, Never>?>(continuation)
+            let finish: @Sendable (Bool) -> Void = { answer in once.withLock { $0.take() }?.resume(returning: answer) }
+            Task { finish((try? await pool.withConnection { try await $0.ping() }) != nil) }
+            Task {
+                try? await Task.sleep(for: timeout)
+                finish(false)
+            }
         }
+        return answered ? APIResponse.success(200, "The database answers.", data: "") : APIResponse.error(.unavailable)
     }
 
     private func contacts(_ request: HTTPRequest, listingText: Substring) async throws -> HTTPResponse {
@@ -79,7 +108,7 @@ public struct ContactsAPI: Sendable {
         }
         guard let key = APIKey.fromAuthorization(request.headers["Authorization"]) else { throw APIError.forbidden }
         let parameters = try RequestParameters(request)
-        let context = RequestContext(keyHash: key.hash, listing: listing, parameters: parameters,
+        let context = RequestContext(keyHash: key.digest, listing: listing, parameters: parameters,
                                      clientAddress: clientAddress(of: request))
         switch method {
         case "POST": return try await create(context)

@@ -18,6 +18,13 @@ public struct HTTPRequestHead: Sendable {
     public let version: HTTPVersion
     public let headers: HTTPHeaders
 
+    public init(method: String, target: String, version: HTTPVersion, headers: HTTPHeaders) {
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+    }
+
     /// The path part of the target, before any `?`.
     public var path: Substring {
         target.prefix { $0 != "?" }

@@ -3,27 +3,52 @@ import Contacts
 import FoundationEssentials
 import Glibc
 import HTTP
+import Logging
+import Operations
 import Postgres
 import Reactor
 
 /// `crm serve`: applies pending migrations, then serves the API until SIGTERM/SIGINT.
+///
+/// Every option also reads an environment variable; the flag wins. `crm serve --help` and the
+/// README's configuration table list the same settings.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Apply pending migrations, then serve the API."
     )
 
-    @Option(help: "Address to listen on: :: (IPv6 and IPv4), 0.0.0.0, 127.0.0.1, … (env: CRM_HOST; default ::).")
+    @Option(help: "Address to listen on: :: (IPv6 and IPv4), 0.0.0.0, 127.0.0.1, … (env CRM_HOST; default ::)")
     var host: String?
-    @Option(help: "Port (env: CRM_PORT; default 8080).")
+    @Option(help: "Port (env CRM_PORT; default 8080)")
     var port: Int?
-    @Option(name: .customLong("pool-size"), help: "PostgreSQL connections at most (env: CRM_POOL_SIZE; default 16).")
+    @Option(name: .customLong("pool-size"), help: "PostgreSQL connections at most (env CRM_POOL_SIZE; default 16)")
     var poolSize: Int?
+    @Option(name: .customLong("acquire-timeout"),
+            help: "Seconds a request waits for a database connection before 503 (env CRM_ACQUIRE_TIMEOUT; default 5)")
+    var acquireTimeout: Double?
     @Option(name: .customLong("trusted-proxy"),
-            help: "A proxy address whose X-Forwarded-For is believed; repeat for several (env: CRM_TRUSTED_PROXIES, comma-separated).")
+            help: "A proxy address whose X-Forwarded-For is believed; repeat for several (env CRM_TRUSTED_PROXIES, comma-separated)")
     var trustedProxies: [String] = []
-    @Option(name: .customLong("event-loops"), help: "HTTP event loop threads (env: CRM_EVENT_LOOPS; default: one per core).")
+    @Option(name: .customLong("event-loops"), help: "HTTP event loop threads (env CRM_EVENT_LOOPS; default: one per core)")
     var eventLoops: Int?
+    @Option(name: .customLong("max-body-bytes"), help: "Largest request body; larger gets 413 (env CRM_MAX_BODY_BYTES; default 65536)")
+    var maxBodyBytes: Int?
+    @Option(name: .customLong("request-timeout"),
+            help: "Seconds a client may take to send a request; slower gets 408 (env CRM_REQUEST_TIMEOUT; default 10)")
+    var requestTimeout: Double?
+    @Option(name: .customLong("idle-timeout"), help: "Seconds an idle keep-alive connection stays open (env CRM_IDLE_TIMEOUT; default 60)")
+    var idleTimeout: Double?
+    @Option(name: .customLong("max-connections"), help: "Open connections at most; more get 503 (env CRM_MAX_CONNECTIONS; default 10000)")
+    var maxConnections: Int?
+    @Option(name: .customLong("rate-limit-burst"),
+            help: "Requests a rate-limited key may burst (env CRM_RATE_LIMIT_BURST; default: the key's rate per second)")
+    var rateLimitBurst: Int?
+    @Option(name: .customLong("log-format"), help: "Access log format: logfmt or json (env CRM_LOG_FORMAT; default logfmt)")
+    var logFormat: String?
+    @Option(name: .customLong("shutdown-grace"),
+            help: "Seconds to finish requests in flight after SIGTERM/SIGINT (env CRM_SHUTDOWN_GRACE; default 10)")
+    var shutdownGrace: Double?
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
@@ -32,20 +57,33 @@ struct ServeCommand: AsyncParsableCommand {
         log("schema: \(applied.count) migration(s) applied, \(total) in all")
 
         let pool = ConnectionPool(
-            configuration: ConnectionPoolConfiguration(maxConnections: settings.poolSize, acquireTimeout: .seconds(5)),
+            configuration: ConnectionPoolConfiguration(maxConnections: settings.poolSize, acquireTimeout: .seconds(settings.acquireTimeout)),
             connection: database.postgres, loop: EventLoop(name: "pg-loop"))
+        let metrics = MetricsRegistry()
         let document = FileManager.default.contents(atPath: CheckoutFile.path("openapi.yaml")).map(Array.init) ?? []
-        let api = ContactsAPI(store: ContactStore(pool: pool), trustedProxies: settings.trustedProxies, openAPIDocument: document)
+        let api = ContactsAPI(store: ContactStore(pool: pool), trustedProxies: settings.trustedProxies, openAPIDocument: document) { error in
+            metrics.increment("crm_db_errors_total", labels: [("class", error.sqlState.map { String($0.errorClass) } ?? "connection")])
+        }
+        let format = settings.logFormat
+        let accessLog = Logger(label: "access") { _ in LineLogHandler(format: format) }
+        let service = ContactsService(api: api, metrics: metrics, rateLimits: KeyRateLimits(pool: pool, burst: settings.rateLimitBurst),
+                                      accessLog: accessLog)
+
         var configuration = HTTPServerConfiguration(host: settings.host, port: settings.port)
         configuration.eventLoops = settings.eventLoops
+        configuration.limits.maxBodyBytes = settings.maxBodyBytes
+        configuration.requestTimeout = .seconds(settings.requestTimeout)
+        configuration.idleTimeout = .seconds(settings.idleTimeout)
+        configuration.maxConnections = settings.maxConnections
         configuration.errorResponse = ContactsAPI.protocolErrorResponse
-        let server = HTTPServer(configuration: configuration, handler: api.handle)
+        let server = HTTPServer(configuration: configuration, handler: service.handle)
+        service.observe(server)
         try server.start()
         log("listening on \(settings.host) port \(server.port)")
 
         let signal = await TerminationSignals.wait()
         log("signal \(signal): finishing requests in flight")
-        await server.shutdown(gracePeriod: .seconds(10))
+        await server.shutdown(gracePeriod: .seconds(settings.shutdownGrace))
         await pool.shutdown()
         log("stopped")
     }
@@ -55,31 +93,64 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-/// `crm serve`'s settings: flag, else environment, else default.
+/// `crm serve`'s settings: flag, else environment, else default; checked before anything starts.
 struct ServeSettings {
     let host: String
     let port: Int
     let poolSize: Int
+    let acquireTimeout: Double
     let eventLoops: Int
     let trustedProxies: Set<String>
+    let maxBodyBytes: Int
+    let requestTimeout: Double
+    let idleTimeout: Double
+    let maxConnections: Int
+    let rateLimitBurst: Int?
+    let logFormat: LineLogHandler.Format
+    let shutdownGrace: Double
 
     init(command: ServeCommand) throws {
         host = command.host ?? Environment.value("CRM_HOST") ?? "::"
-        port = try command.port ?? Self.integer("CRM_PORT") ?? 8080
-        poolSize = try command.poolSize ?? Self.integer("CRM_POOL_SIZE") ?? 16
-        eventLoops = try command.eventLoops ?? Self.integer("CRM_EVENT_LOOPS") ?? max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        port = try Self.pick(command.port, "CRM_PORT", 8080, in: 0...65535)
+        poolSize = try Self.pick(command.poolSize, "CRM_POOL_SIZE", 16, in: 1...10_000)
+        acquireTimeout = try Self.pick(command.acquireTimeout, "CRM_ACQUIRE_TIMEOUT", 5, in: 0.001...3600)
+        eventLoops = try Self.pick(command.eventLoops, "CRM_EVENT_LOOPS", max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))), in: 1...1024)
+        maxBodyBytes = try Self.pick(command.maxBodyBytes, "CRM_MAX_BODY_BYTES", 65_536, in: 1...(64 << 20))
+        requestTimeout = try Self.pick(command.requestTimeout, "CRM_REQUEST_TIMEOUT", 10, in: 0.01...3600)
+        idleTimeout = try Self.pick(command.idleTimeout, "CRM_IDLE_TIMEOUT", 60, in: 0.01...86_400)
+        maxConnections = try Self.pick(command.maxConnections, "CRM_MAX_CONNECTIONS", 10_000, in: 1...1_000_000)
+        shutdownGrace = try Self.pick(command.shutdownGrace, "CRM_SHUTDOWN_GRACE", 10, in: 0...3600)
+        if command.rateLimitBurst != nil || Environment.value("CRM_RATE_LIMIT_BURST") != nil {
+            rateLimitBurst = try Self.pick(command.rateLimitBurst, "CRM_RATE_LIMIT_BURST", 1, in: 1...1_000_000)
+        } else {
+            rateLimitBurst = nil
+        }
+        let formatName = command.logFormat ?? Environment.value("CRM_LOG_FORMAT") ?? "logfmt"
+        guard let format = LineLogHandler.Format(rawValue: formatName) else {
+            throw ValidationError("the log format must be logfmt or json, not \(formatName)")
+        }
+        logFormat = format
         let proxies = command.trustedProxies.isEmpty
             ? (Environment.value("CRM_TRUSTED_PROXIES") ?? "").split(separator: ",").map { String($0.filter { $0 != " " }) }
             : command.trustedProxies
         trustedProxies = Set(proxies.filter { !$0.isEmpty })
-        guard (0...65535).contains(port) else { throw ValidationError("the port must be from 0 to 65535") }
-        guard poolSize > 0 else { throw ValidationError("the pool size must be positive") }
-        guard eventLoops > 0 else { throw ValidationError("event loops must be positive") }
     }
 
-    private static func integer(_ name: String) throws -> Int? {
-        guard let text = Environment.value(name) else { return nil }
-        guard let value = Int(text) else { throw ValidationError("\(name) must be a whole number, not \(text)") }
+    /// The flag's value, else the environment variable's, else `fallback`; within `range`.
+    private static func pick<Value: LosslessStringConvertible & Comparable>(
+        _ flag: Value?, _ variable: String, _ fallback: Value, in range: ClosedRange<Value>
+    ) throws -> Value {
+        var value = fallback
+        if let flag {
+            value = flag
+        } else if let text = Environment.value(variable) {
+            guard let parsed = Value(text) else { throw ValidationError("\(variable) must be a number, not \(text)") }
+            value = parsed
+        }
+        guard range.contains(value) else {
+            let setting = String(variable.dropFirst(4).lowercased().map { $0 == "_" ? "-" : $0 })
+            throw ValidationError("\(setting) (\(variable)) must be from \(range.lowerBound) to \(range.upperBound)")
+        }
         return value
     }
 }

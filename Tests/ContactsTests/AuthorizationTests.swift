@@ -81,7 +81,7 @@ final class AuthorizationTests: ContactsTestCase {
             return (values.map(\.0), values.map(\.1), everything)
         }
         let keys = [keyA!, keyB!, keyAB!]
-        XCTAssertEqual(stored.0, keys.map { $0.hash.map { String(format: "%02x", $0) }.joined() }, "SHA-256, same as PostgreSQL's")
+        XCTAssertEqual(stored.0, keys.map { $0.digest.map { String(format: "%02x", $0) }.joined() }, "SHA-256, same as PostgreSQL's")
         XCTAssertEqual(stored.1, keys.map(\.prefix))
         for key in keys { XCTAssertFalse(stored.2.contains(key.text), "the key itself is nowhere in the table") }
         let response = try call("GET", "/crm/2", key: keyA)
@@ -98,7 +98,7 @@ final class AuthorizationTests: ContactsTestCase {
                 await connection.close()
                 return hex
             }
-            XCTAssertEqual(APIKey(input).hash.map { String(format: "%02x", $0) }.joined(), expected, "length \(input.utf8.count)")
+            XCTAssertEqual(APIKey(input).digest.map { String(format: "%02x", $0) }.joined(), expected, "length \(input.utf8.count)")
         }
     }
 }

@@ -2,6 +2,8 @@ import Contacts
 import Dispatch
 import Foundation
 import HTTP
+import Logging
+import Operations
 import Postgres
 import Synchronization
 import TestSupport
@@ -18,8 +20,13 @@ class ContactsTestCase: XCTestCase {
     var keyA: APIKey!
     var keyB: APIKey!
     var keyAB: APIKey!
+    var metrics: MetricsRegistry!
+    /// The access log lines the service wrote.
+    let accessLog = LineCapture()
     /// Peers whose X-Forwarded-For is trusted; override before `setUp` runs.
     var trustedProxies: Set<String> { [] }
+    /// Burst for rate-limited keys; override before `setUp` runs.
+    var rateLimitBurst: Int? { nil }
 
     override func setUp() async throws {
         database = try await TestDatabase.create()
@@ -31,10 +38,19 @@ class ContactsTestCase: XCTestCase {
         await admin.close()
         pool = ConnectionPool(configuration: .init(maxConnections: 8), connection: database.configuration, loop: TestDatabase.loop)
         let document = FileManager.default.contents(atPath: Self.repositoryFile("openapi.yaml")).map(Array.init) ?? []
-        let api = ContactsAPI(store: ContactStore(pool: pool), trustedProxies: trustedProxies, openAPIDocument: document)
+        let metrics = MetricsRegistry()
+        self.metrics = metrics
+        let api = ContactsAPI(store: ContactStore(pool: pool), trustedProxies: trustedProxies, openAPIDocument: document) { error in
+            metrics.increment("crm_db_errors_total", labels: [("class", error.sqlState.map { String($0.errorClass) } ?? "connection")])
+        }
+        let capture = accessLog
+        let logger = Logger(label: "access") { _ in LineLogHandler(format: .logfmt) { capture.append($0) } }
+        let service = ContactsService(api: api, metrics: metrics, rateLimits: KeyRateLimits(pool: pool, burst: rateLimitBurst),
+                                      accessLog: logger)
         var configuration = HTTPServerConfiguration(host: "::", port: 0, eventLoops: 2)
         configuration.errorResponse = ContactsAPI.protocolErrorResponse
-        server = HTTPServer(configuration: configuration, handler: api.handle)
+        server = HTTPServer(configuration: configuration, handler: service.handle)
+        service.observe(server)
         try server.start()
     }
 
@@ -178,3 +194,12 @@ class ContactsTestCase: XCTestCase {
     }
 }
 
+
+/// Lines written by a log handler, kept for assertions.
+final class LineCapture: Sendable {
+    private let lines = Mutex<[String]>([])
+
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+
+    var all: [String] { lines.withLock { $0 } }
+}

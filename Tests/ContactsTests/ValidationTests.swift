@@ -140,7 +140,7 @@ final class ValidationTests: ContactsTestCase {
             let connection = try await database.connect()
             let row = try await connection.query(
                 "SELECT outcome, payload::text FROM crm_api_create($1::bytea, 1, NULL, NULL, NULL, '12', NULL)",
-                [PostgresBytes(key.hash)])[0]
+                [PostgresBytes(key.digest)])[0]
             let result = (try row.decode(String.self, column: 0), try row.decode(String.self, column: 1))
             await connection.close()
             return result

@@ -1,0 +1,141 @@
+import HTTP
+import Logging
+import Operations
+import Postgres
+import Reactor
+
+/// The service's whole HTTP handler: around ``ContactsAPI`` it adds request ids, per-key rate
+/// limits, `GET /metrics`, the request metrics and one access log line per request.
+public struct ContactsService: Sendable {
+    public let api: ContactsAPI
+    public let metrics: MetricsRegistry
+    public let rateLimits: KeyRateLimits?
+    public let accessLog: Logger?
+
+    static let durationBuckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+
+    public init(api: ContactsAPI, metrics: MetricsRegistry, rateLimits: KeyRateLimits?, accessLog: Logger?) {
+        self.api = api
+        self.metrics = metrics
+        self.rateLimits = rateLimits
+        self.accessLog = accessLog
+        metrics.declareCounter("crm_http_requests_total", help: "HTTP requests answered, by route template, method and status.")
+        metrics.declareHistogram("crm_http_request_duration_seconds", help: "Time to answer a request, by route template and method.",
+                                 buckets: Self.durationBuckets)
+        metrics.declareCounter("crm_http_request_body_bytes_total", help: "Request body bytes received, by route template.")
+        metrics.declareCounter("crm_http_response_body_bytes_total", help: "Response body bytes sent, by route template.")
+        metrics.declareCounter("crm_rate_limited_total", help: "Requests refused with 429 by a key's rate limit.")
+        metrics.declareCounter("crm_db_errors_total", help: "Database errors by SQLSTATE class (or 'connection').")
+        let pool = api.store.pool
+        metrics.declareGauge("crm_db_pool_connections", help: "Pool connections by state.") {
+            let stats = pool.statistics
+            return [([("state", "in_use")], Double(stats.inUse)), ([("state", "idle")], Double(stats.idle)),
+                    ([("state", "opening")], Double(stats.opening))]
+        }
+        metrics.declareGauge("crm_db_pool_max_connections", help: "The pool's maximum size.") {
+            [([], Double(pool.configuration.maxConnections))]
+        }
+        metrics.declareGauge("crm_db_pool_waiting", help: "Requests waiting for a pool connection.") {
+            [([], Double(pool.statistics.waiting))]
+        }
+        metrics.declareGauge("crm_db_pool_acquire_timeouts", help: "Waits for a pool connection that timed out, since start.") {
+            [([], Double(pool.statistics.acquireTimeouts))]
+        }
+        metrics.declareGauge("crm_db_pool_connect_failures", help: "Failed connection attempts, since start.") {
+            [([], Double(pool.statistics.connectFailures))]
+        }
+    }
+
+    /// Adds the open-connections gauge once the server exists.
+    public func observe(_ server: HTTPServer) {
+        metrics.declareGauge("crm_http_open_connections", help: "Open client connections.") {
+            [([], Double(server.openConnections))]
+        }
+    }
+
+    @Sendable
+    public func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        let started = MonotonicClock.now()
+        let requestID = RequestID.from(request.headers["X-Request-Id"])
+        let route = ContactsAPI.routeTemplate(request.path)
+        let key = APIKey.fromAuthorization(request.headers["Authorization"])
+        var response: HTTPResponse
+        if route == "/metrics" {
+            response = metricsResponse(request)
+        } else if route == "/crm/{listing_id}", let key, let rateLimits {
+            response = await limited(request, key: key, rateLimits: rateLimits)
+        } else {
+            response = await api.handle(request)
+        }
+        response.headers.set("X-Request-Id", requestID)
+        record(request, response, route: route, key: key, requestID: requestID, started: started)
+        return response
+    }
+
+    private func limited(_ request: HTTPRequest, key: APIKey, rateLimits: KeyRateLimits) async -> HTTPResponse {
+        let check: (limit: Int, decision: TokenBucket.Decision)?
+        do {
+            check = try await rateLimits.check(keyHash: key.digest)
+        } catch {
+            return await api.handle(request)  // the API answers the database trouble itself
+        }
+        guard let check else { return await api.handle(request) }
+        var response: HTTPResponse
+        if check.decision.allowed {
+            response = await api.handle(request)
+        } else {
+            metrics.increment("crm_rate_limited_total")
+            response = APIResponse.error(APIError(
+                status: 429, code: .rateLimited,
+                message: "Too many requests for this key; retry after \(check.decision.retryAfterSeconds) s."))
+            response.headers.set("Retry-After", String(check.decision.retryAfterSeconds))
+        }
+        response.headers.set("RateLimit-Limit", String(check.limit))
+        response.headers.set("RateLimit-Remaining", String(check.decision.remaining))
+        response.headers.set("RateLimit-Reset", String(check.decision.resetSeconds))
+        return response
+    }
+
+    private func metricsResponse(_ request: HTTPRequest) -> HTTPResponse {
+        guard request.method == "GET" || request.method == "HEAD" else {
+            var response = APIResponse.error(APIError(status: 405, code: .methodNotAllowed, message: "Only GET and HEAD are supported here."))
+            response.headers.set("Allow", "GET, HEAD")
+            return response
+        }
+        var headers = HTTPHeaders()
+        headers.add("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        return HTTPResponse(status: 200, headers: headers, body: Array(metrics.render().utf8))
+    }
+
+    private func record(_ request: HTTPRequest, _ response: HTTPResponse, route: String, key: APIKey?,
+                        requestID: String, started: UInt64) {
+        let seconds = Double(MonotonicClock.now() &- started) / 1e9
+        let status = String(response.status)
+        metrics.increment("crm_http_requests_total", labels: [("route", route), ("method", request.method), ("status", status)])
+        metrics.observe("crm_http_request_duration_seconds", labels: [("route", route), ("method", request.method)], seconds)
+        metrics.increment("crm_http_request_body_bytes_total", labels: [("route", route)], by: Double(request.body.count))
+        let bytesOut = request.method == "HEAD" ? 0 : response.body.count
+        metrics.increment("crm_http_response_body_bytes_total", labels: [("route", route)], by: Double(bytesOut))
+        guard let accessLog else { return }
+        let listing = route == "/crm/{listing_id}" ? String(request.path.dropFirst("/crm/".count)) : "-"
+        accessLog.info("request", metadata: [
+            "request_id": .string(requestID),
+            "peer": .string(request.peerAddress),
+            "method": .string(request.method),
+            "route": .string(route),
+            "listing": .string(listing.isEmpty ? "-" : String(listing.prefix(20))),
+            // Only the prefix, and only of something shaped like one of our keys.
+            "key_prefix": .string(key.flatMap { $0.text.utf8.count >= 24 ? $0.prefix : nil } ?? "-"),
+            "status": .string(status),
+            "duration_ms": .string(String(format3(seconds * 1000))),
+            "bytes_in": .string(String(request.body.count)),
+            "bytes_out": .string(String(bytesOut)),
+        ])
+    }
+
+    private func format3(_ value: Double) -> String {
+        let thousandths = Int((value * 1000).rounded())
+        let whole = thousandths / 1000, fraction = thousandths % 1000
+        return "\(whole)." + String(repeating: "0", count: 3 - String(fraction).count) + String(fraction)
+    }
+}

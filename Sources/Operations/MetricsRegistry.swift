@@ -1,0 +1,150 @@
+import Synchronization
+
+/// A small in-process metrics registry rendered in the Prometheus text exposition format
+/// (version 0.0.4): counters and histograms with labels, and gauges read at scrape time.
+///
+/// Deliberately tiny instead of swift-metrics + swift-prometheus: a handful of series, one
+/// lock, no extra build time.
+///
+/// ```swift
+/// let metrics = MetricsRegistry()
+/// metrics.declareCounter("crm_http_requests_total", help: "HTTP requests answered.")
+/// metrics.increment("crm_http_requests_total", labels: [("route", "/crm/{listing_id}"), ("status", "200")])
+/// let text = metrics.render()
+/// ```
+public final class MetricsRegistry: Sendable {
+    /// Labels in the order they are rendered.
+    public typealias Labels = [(String, String)]
+
+    private struct SeriesKey: Hashable {
+        let name: String
+        let labels: [String]  // "name=value" pairs, already escaped
+    }
+
+    private struct Histogram {
+        var bucketCounts: [UInt64]
+        var sum: Double = 0
+        var count: UInt64 = 0
+    }
+
+    private struct Family {
+        let type: String
+        let help: String
+        var buckets: [Double] = []
+    }
+
+    private struct State {
+        var families: [String: Family] = [:]
+        var order: [String] = []
+        var counters: [SeriesKey: Double] = [:]
+        var histograms: [SeriesKey: Histogram] = [:]
+        var gauges: [String: @Sendable () -> [(Labels, Double)]] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func declareCounter(_ name: String, help: String) {
+        declare(name, Family(type: "counter", help: help))
+    }
+
+    /// A histogram with upper bounds `buckets` (ascending; `+Inf` is implied).
+    public func declareHistogram(_ name: String, help: String, buckets: [Double]) {
+        declare(name, Family(type: "histogram", help: help, buckets: buckets.sorted()))
+    }
+
+    /// A gauge whose series `read` returns at each scrape (pool sizes, open connections).
+    public func declareGauge(_ name: String, help: String, read: @escaping @Sendable () -> [(Labels, Double)]) {
+        state.withLock { $0.gauges[name] = read }
+        declare(name, Family(type: "gauge", help: help))
+    }
+
+    public func increment(_ name: String, labels: Labels = [], by amount: Double = 1) {
+        let key = SeriesKey(name: name, labels: Self.encode(labels))
+        state.withLock { $0.counters[key, default: 0] += amount }
+    }
+
+    public func observe(_ name: String, labels: Labels = [], _ value: Double) {
+        let key = SeriesKey(name: name, labels: Self.encode(labels))
+        state.withLock { state in
+            guard let buckets = state.families[name]?.buckets else { return }
+            var histogram = state.histograms[key] ?? Histogram(bucketCounts: Array(repeating: 0, count: buckets.count))
+            for (index, bound) in buckets.enumerated() where value <= bound { histogram.bucketCounts[index] += 1 }
+            histogram.sum += value
+            histogram.count += 1
+            state.histograms[key] = histogram
+        }
+    }
+
+    /// The current value of a counter series (for tests and diagnostics).
+    public func counterValue(_ name: String, labels: Labels = []) -> Double {
+        state.withLock { $0.counters[SeriesKey(name: name, labels: Self.encode(labels))] ?? 0 }
+    }
+
+    /// Every family, in declaration order, as Prometheus text.
+    public func render() -> String {
+        let (families, order, counters, histograms, gauges) = state.withLock {
+            ($0.families, $0.order, $0.counters, $0.histograms, $0.gauges)
+        }
+        var text = ""
+        for name in order {
+            guard let family = families[name] else { continue }
+            text += "# HELP \(name) \(family.help)\n# TYPE \(name) \(family.type)\n"
+            switch family.type {
+            case "counter":
+                for (key, value) in counters.filter({ $0.key.name == name }).sorted(by: { $0.key.labels.lexicographicallyPrecedes($1.key.labels) }) {
+                    text += "\(name)\(Self.format(key.labels)) \(Self.number(value))\n"
+                }
+            case "histogram":
+                for (key, histogram) in histograms.filter({ $0.key.name == name }).sorted(by: { $0.key.labels.lexicographicallyPrecedes($1.key.labels) }) {
+                    for (index, bound) in family.buckets.enumerated() {
+                        text += "\(name)_bucket\(Self.format(key.labels + ["le=\"\(Self.number(bound))\""])) \(histogram.bucketCounts[index])\n"
+                    }
+                    text += "\(name)_bucket\(Self.format(key.labels + ["le=\"+Inf\""])) \(histogram.count)\n"
+                    text += "\(name)_sum\(Self.format(key.labels)) \(Self.number(histogram.sum))\n"
+                    text += "\(name)_count\(Self.format(key.labels)) \(histogram.count)\n"
+                }
+            default:
+                for (labels, value) in gauges[name]?() ?? [] {
+                    text += "\(name)\(Self.format(Self.encode(labels))) \(Self.number(value))\n"
+                }
+            }
+        }
+        return text
+    }
+
+    private func declare(_ name: String, _ family: Family) {
+        state.withLock { state in
+            if state.families[name] == nil { state.order.append(name) }
+            state.families[name] = family
+        }
+    }
+
+    private static func encode(_ labels: Labels) -> [String] {
+        labels.map { "\($0.0)=\"\(escape($0.1))\"" }
+    }
+
+    private static func format(_ labels: [String]) -> String {
+        labels.isEmpty ? "" : "{" + labels.joined(separator: ",") + "}"
+    }
+
+    /// Label values escape backslash, double quote and line feed (exposition format).
+    private static func escape(_ value: String) -> String {
+        var out = ""
+        for character in value {
+            switch character {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    private static func number(_ value: Double) -> String {
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return String(value)
+    }
+}

@@ -1,0 +1,41 @@
+/// A token bucket: `rate` tokens a second, holding at most `burst`. Pure: the caller passes
+/// the time (monotonic nanoseconds), so tests need no clock.
+public struct TokenBucket: Sendable {
+    /// The answer for one request, with what the `RateLimit-*` and `Retry-After` headers say.
+    public struct Decision: Sendable, Equatable {
+        public let allowed: Bool
+        /// Whole tokens left after this request.
+        public let remaining: Int
+        /// Seconds until a token is available again (0 when one is).
+        public let retryAfterSeconds: Int
+        /// Seconds until the bucket is full again.
+        public let resetSeconds: Int
+    }
+
+    public let rate: Double
+    public let burst: Double
+    private var tokens: Double
+    private var updated: UInt64
+
+    public init(rate: Double, burst: Double, now: UInt64) {
+        self.rate = rate
+        self.burst = max(1, burst)
+        tokens = self.burst
+        updated = now
+    }
+
+    public mutating func take(now: UInt64) -> Decision {
+        if now > updated {
+            tokens = min(burst, tokens + Double(now - updated) / 1e9 * rate)
+            updated = now
+        }
+        let allowed = tokens >= 1
+        if allowed { tokens -= 1 }
+        let missing = max(0, 1 - tokens)
+        return Decision(
+            allowed: allowed,
+            remaining: Int(tokens.rounded(.down)),
+            retryAfterSeconds: allowed ? 0 : max(1, Int((missing / rate).rounded(.up))),
+            resetSeconds: Int(((burst - tokens) / rate).rounded(.up)))
+    }
+}
