@@ -13,7 +13,7 @@ LOCAL_PG := scripts/local-postgres.sh
 # Recipes expand this when they run, i.e. after `database` has started the private cluster.
 DB_URL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell bash $(LOCAL_PG) url))
 
-.PHONY: all build run crm test database stop-db db-url packages clean fuzz bench-http
+.PHONY: all build run crm test database stop-db db-url packages clean fuzz bench-http check-compose
 
 all: build
 
@@ -59,6 +59,13 @@ fuzz:
 # The HTTP layer against nginx serving the same bytes (wrk, 64 connections); prints the ratio.
 bench-http:
 	bash bench/http.sh
+
+# Validates docker-compose.yml (no Docker engine needed): installs docker-compose if missing.
+check-compose:
+	@command -v docker-compose >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; } || \
+		{ echo "install docker-compose: sudo apt-get install -y docker-compose" >&2; exit 1; }
+	docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml is valid"
 
 clean:
 	rm -rf .build .build-fuzz

@@ -48,8 +48,15 @@ public struct ChildProcess {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
+        // Its own process group, so that ``Running/kill(_:)`` reaches whatever it started too
+        // (runuser's child, say), and no stray process keeps the pipes open.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         close(output[1])
         close(error[1])
         guard result == 0 else {
@@ -65,6 +72,11 @@ public struct ChildProcess {
         public let pid: pid_t
         let output: Int32
         let error: Int32
+
+        /// Sends `signal` to the process and everything in its process group.
+        public func kill(_ signal: Int32) {
+            _ = Glibc.kill(-pid, signal)
+        }
 
         public func wait() -> Outcome {
             var buffers: [Int32: [UInt8]] = [output: [], error: []]
@@ -97,4 +109,8 @@ public struct ChildProcess {
 /// Starting a child process failed.
 public struct ChildProcessError: Error, CustomStringConvertible {
     public let description: String
+
+    public init(description: String) {
+        self.description = description
+    }
 }

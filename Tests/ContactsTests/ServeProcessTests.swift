@@ -1,0 +1,161 @@
+import Contacts
+import Dispatch
+import Foundation
+import Glibc
+import Postgres
+import Synchronization
+import TestSupport
+import XCTest
+
+/// `crm serve` as a process, the way operators run it: several instances on one database,
+/// SIGTERM under load, and the container's steps as a non-root user.
+final class ServeProcessTests: XCTestCase {
+    private var database: TestDatabase!
+    private var processes: [ChildProcess.Running] = []
+
+    override func setUp() async throws {
+        database = try await TestDatabase.create()
+    }
+
+    override func tearDown() async throws {
+        for process in processes { process.kill(SIGKILL) }
+        for process in processes { _ = process.wait() }
+        await database?.drop()
+    }
+
+    /// Starts `crm serve` on a free port and waits until it answers `/healthz`.
+    private func serve(executable: String = ChildProcess.crmExecutable, prefix: [String] = [],
+                       environment: [String: String] = [:]) throws -> (ChildProcess.Running, Int) {
+        let port = try FreePort.next()
+        var env = ["DATABASE_URL": database.connectionString, "CRM_HOST": "127.0.0.1", "CRM_PORT": String(port),
+                   "CRM_MIGRATIONS_DIR": TestDatabase.migrationsDirectory, "CRM_SHUTDOWN_GRACE": "5"]
+        env.merge(environment) { $1 }
+        let process = prefix.isEmpty
+            ? try ChildProcess.start(executable, ["serve"], environment: env)
+            : try ChildProcess.start(prefix[0], Array(prefix.dropFirst()) + [executable, "serve"], environment: env)
+        processes.append(process)
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if let client = try? RawHTTPClient(port: port), (try? client.send("GET /healthz HTTP/1.1\r\n\r\n")) != nil,
+               (try? client.readResponse())?.status == 200 {
+                return (process, port)
+            }
+            usleep(50_000)
+        }
+        throw ChildProcessError(description: "crm serve did not come up on port \(port)")
+    }
+
+    private func status(port: Int, _ request: String) throws -> Int {
+        let client = try RawHTTPClient(port: port)
+        try client.send(request)
+        return try client.readResponse().status
+    }
+
+    private func createKey(listing: Int64) throws -> APIKey {
+        let outcome = try ChildProcess.run(ChildProcess.crmExecutable, ["key", "create", "--listing", String(listing)],
+                                           environment: ["DATABASE_URL": database.connectionString,
+                                                         "CRM_MIGRATIONS_DIR": TestDatabase.migrationsDirectory])
+        XCTAssertEqual(outcome.status, 0, outcome.standardError)
+        return APIKey(outcome.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    func testARevocationIsSeenByEveryInstanceWithinOneSecond() throws {
+        let (_, first) = try serve()
+        let (_, second) = try serve()
+        let key = try createKey(listing: 5)
+        let get = "GET /crm/5 HTTP/1.1\r\nAuthorization: Bearer \(key.text)\r\n\r\n"
+        XCTAssertEqual(try status(port: first, get), 404, "authorized, nothing there yet")
+        XCTAssertEqual(try status(port: second, get), 404)
+        let revoked = try ChildProcess.run(ChildProcess.crmExecutable, ["key", "revoke", key.text],
+                                           environment: ["DATABASE_URL": database.connectionString,
+                                                         "CRM_MIGRATIONS_DIR": TestDatabase.migrationsDirectory])
+        XCTAssertEqual(revoked.status, 0, revoked.standardError)
+        let revokedAt = Date()
+        var refused: Set<Int> = []
+        while refused.count < 2, Date().timeIntervalSince(revokedAt) < 5 {
+            for port in [first, second] where try status(port: port, get) == 403 { refused.insert(port) }
+        }
+        XCTAssertEqual(refused, [first, second])
+        XCTAssertLessThan(Date().timeIntervalSince(revokedAt), 1.0, "seen within a second on both instances")
+    }
+
+    func testSIGTERMAnswersTheRequestInFlightAndExitsZero() throws {
+        let (process, port) = try serve()
+        let key = try createKey(listing: 6)
+        // Hold the contacts table so that the POST below is in flight when the signal arrives.
+        let database = self.database!
+        let holder = Mutex<PostgresConnection?>(nil)
+        try blockingAsync {
+            let connection = try await database.connect()
+            try await connection.simpleQuery("BEGIN; LOCK TABLE contacts IN ACCESS EXCLUSIVE MODE")
+            holder.withLock { $0 = connection }
+        }
+        let result = Mutex<RawHTTPClient.Response?>(nil)
+        let finished = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            let client = try? RawHTTPClient(port: port, timeout: 10)
+            try? client?.send("POST /crm/6 HTTP/1.1\r\nAuthorization: Bearer \(key.text)\r\n"
+                              + "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 20\r\n\r\nemail=sig%40term.com")
+            let response = try? client?.readResponse()
+            result.withLock { $0 = response }
+            finished.signal()
+        }
+        usleep(300_000)
+        XCTAssertEqual(kill(process.pid, SIGTERM), 0)
+        usleep(300_000)
+        XCTAssertThrowsError(try RawHTTPClient(port: port), "no longer accepting")
+        try blockingAsync {
+            let connection = holder.withLock { $0 }!
+            try await connection.simpleQuery("COMMIT")
+            await connection.close()
+        }
+        XCTAssertEqual(finished.wait(timeout: .now() + 10), .success)
+        let response = result.withLock { $0 }
+        XCTAssertEqual(response?.status, 201, "the request in flight was answered")
+        XCTAssertEqual(response?.header("Connection"), "close")
+        let outcome = process.wait()
+        processes.removeAll()
+        XCTAssertEqual(outcome.status, 0, outcome.standardError)
+        XCTAssertTrue(outcome.standardError.contains("stopped"))
+        XCTAssertTrue(outcome.standardOutput.contains("status=201"), "the access log has the request")
+        XCTAssertFalse(outcome.standardOutput.contains(key.text), "the key is in no log line")
+        XCTAssertFalse(outcome.standardError.contains(key.text))
+    }
+
+    func testTheContainerStepsRunAsANonRootUser() throws {
+        guard getuid() == 0 else { throw XCTSkip("needs root to switch to an unprivileged user") }
+        // The image's layout: the binary, sql/ and openapi.yaml in one directory any user can read.
+        let app = "/tmp/crm-app-\(getpid())"
+        try? FileManager.default.removeItem(atPath: app)
+        try FileManager.default.createDirectory(atPath: app, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: app) }
+        try FileManager.default.copyItem(atPath: ChildProcess.crmExecutable, toPath: app + "/crm")
+        try FileManager.default.copyItem(atPath: TestDatabase.migrationsDirectory, toPath: app + "/sql")
+        let root = URL(fileURLWithPath: TestDatabase.migrationsDirectory).deletingLastPathComponent().path
+        try FileManager.default.copyItem(atPath: root + "/openapi.yaml", toPath: app + "/openapi.yaml")
+        _ = try ChildProcess.run("/bin/chmod", ["-R", "a+rX", app])
+        let asNobody = ["/usr/sbin/runuser", "-u", "nobody", "--"]
+        let environment = ["CRM_MIGRATIONS_DIR": app + "/sql", "DATABASE_URL": database.connectionString]
+        let migrate = try ChildProcess.run(asNobody[0], Array(asNobody.dropFirst()) + [app + "/crm", "migrate"], environment: environment)
+        XCTAssertEqual(migrate.status, 0, migrate.standardError)
+        XCTAssertTrue(migrate.standardOutput.hasPrefix("schema up to date"), migrate.standardOutput)
+        let (process, port) = try serve(executable: app + "/crm", prefix: asNobody, environment: environment)
+        XCTAssertEqual(try status(port: port, "GET /readyz HTTP/1.1\r\n\r\n"), 200)
+        let server = try ChildProcess.run("/usr/bin/pgrep", ["-u", "nobody", "-f", app + "/crm serve"])
+        XCTAssertEqual(server.status, 0, "the server runs as nobody")
+        XCTAssertFalse(server.standardOutput.isEmpty)
+        _ = process
+    }
+
+    /// Runs async work from a synchronous test.
+    private func blockingAsync(_ body: @escaping @Sendable () async throws -> Void) throws {
+        let failure = Mutex<Error?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do { try await body() } catch { failure.withLock { $0 = error } }
+            done.signal()
+        }
+        done.wait()
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
+}

@@ -1,0 +1,16 @@
+-- Creates contacts bench<N>@example.com for N below CRM_CONTACTS (each thread takes every
+-- THREADS-th number; pass the same -t as THREADS). Last names are 12 hex digits, so
+-- search_name.lua's 5-letter terms find a few. Stop wrk when it reports ~CRM_CONTACTS requests:
+--   THREADS=2 wrk -t2 -c2 -d600s -s bench/wrk/seed.lua http://localhost:8080
+dofile("bench/wrk/common.lua")
+local threads = tonumber(os.getenv("THREADS") or "1")
+local n = nil
+request = function()
+  n = n and n + threads or (thread_id or 0)
+  if n >= crm.contacts then
+    return wrk.format("GET", "/healthz")
+  end
+  local last = string.format("%06x%06x", math.random(0, 16777215), math.random(0, 16777215))
+  return wrk.format("POST", crm.path, crm.form,
+    "email=bench" .. n .. "%40example.com&first_name=Bench" .. n .. "&last_name=" .. last)
+end
