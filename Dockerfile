@@ -1,6 +1,6 @@
-# Multi-stage image for crm: a Swift 6 image builds the release binary; a slim Debian runs it
+# Multi-stage image for crm: a Swift 6.2 image builds the release binary; a slim Debian runs it
 # as an unprivileged user with only libpq beside it. docker-compose.yml uses it.
-FROM swift:6.0-bookworm AS build
+FROM swift:6.2-bookworm AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libpq-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*

@@ -38,10 +38,10 @@ public struct ContactsService: Sendable {
         metrics.declareGauge("crm_db_pool_waiting", help: "Requests waiting for a pool connection.") {
             [([], Double(pool.statistics.waiting))]
         }
-        metrics.declareGauge("crm_db_pool_acquire_timeouts", help: "Waits for a pool connection that timed out, since start.") {
+        metrics.declareGauge("crm_db_pool_acquire_timeouts_total", help: "Waits for a pool connection that timed out.", type: "counter") {
             [([], Double(pool.statistics.acquireTimeouts))]
         }
-        metrics.declareGauge("crm_db_pool_connect_failures", help: "Failed connection attempts, since start.") {
+        metrics.declareGauge("crm_db_pool_connect_failures_total", help: "Failed connection attempts.", type: "counter") {
             [([], Double(pool.statistics.connectFailures))]
         }
     }
@@ -76,8 +76,12 @@ public struct ContactsService: Sendable {
         let check: (limit: Int, decision: TokenBucket.Decision)?
         do {
             check = try await rateLimits.check(keyHash: key.digest)
+        } catch is ConnectionPoolError {
+            return APIResponse.error(.unavailable)
+        } catch let error as PostgresError where error.isConnectionError {
+            return APIResponse.error(.unavailable)
         } catch {
-            return await api.handle(request)  // the API answers the database trouble itself
+            return APIResponse.error(.internal)
         }
         guard let check else { return await api.handle(request) }
         var response: HTTPResponse
@@ -111,8 +115,10 @@ public struct ContactsService: Sendable {
                         requestID: String, started: UInt64) {
         let seconds = Double(MonotonicClock.now() &- started) / 1e9
         let status = String(response.status)
-        metrics.increment("crm_http_requests_total", labels: [("route", route), ("method", request.method), ("status", status)])
-        metrics.observe("crm_http_request_duration_seconds", labels: [("route", route), ("method", request.method)], seconds)
+        // Any token is a method to the parser: only known ones become label values.
+        let method = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"].contains(request.method) ? request.method : "OTHER"
+        metrics.increment("crm_http_requests_total", labels: [("route", route), ("method", method), ("status", status)])
+        metrics.observe("crm_http_request_duration_seconds", labels: [("route", route), ("method", method)], seconds)
         metrics.increment("crm_http_request_body_bytes_total", labels: [("route", route)], by: Double(request.body.count))
         let bytesOut = request.method == "HEAD" ? 0 : response.body.count
         metrics.increment("crm_http_response_body_bytes_total", labels: [("route", route)], by: Double(bytesOut))
@@ -121,7 +127,7 @@ public struct ContactsService: Sendable {
         accessLog.info("request", metadata: [
             "request_id": .string(requestID),
             "peer": .string(request.peerAddress),
-            "method": .string(request.method),
+            "method": .string(method),
             "route": .string(route),
             "listing": .string(listing.isEmpty ? "-" : String(listing.prefix(20))),
             // Only the prefix, and only of something shaped like one of our keys.

@@ -25,6 +25,8 @@ public final class KeyRateLimits: Sendable {
     /// Bucket size; nil means each key's own rate (one second's worth of requests).
     public let burst: Int?
     private let cacheNanoseconds: UInt64 = 1_000_000_000
+    /// Past this many cached keys, expired entries are swept (clients choose the keys they send).
+    private let cacheCapacity = 10_000
     private let state = Mutex(State())
 
     static let limitQuery = PreparedStatement(
@@ -47,7 +49,15 @@ public final class KeyRateLimits: Sendable {
         } else {
             let result = try await pool.withConnection { try await $0.execute(Self.limitQuery, [PostgresBytes(keyHash)]) }
             limit = try result.first?.decode(Int?.self, column: 0)
-            state.withLock { $0.limits[keyHash] = CachedLimit(limit: limit, fetched: now) }
+            let capacity = cacheCapacity, lifetime = cacheNanoseconds
+            state.withLock { state in
+                if state.limits.count >= capacity {
+                    state.limits = state.limits.filter { now &- $0.value.fetched < lifetime }
+                    if state.limits.count >= capacity { state.limits.removeAll() }
+                    state.buckets = state.buckets.filter { state.limits[$0.key] != nil }
+                }
+                state.limits[keyHash] = CachedLimit(limit: limit, fetched: now)
+            }
         }
         guard let limit else { return nil }
         let decision = state.withLock { state -> TokenBucket.Decision in

@@ -198,6 +198,9 @@ final class HTTPConnection: @unchecked Sendable {
     private func write(_ response: HTTPResponse, includeBody: Bool, connection: String?, thenClose: Bool) {
         output = HTTPResponseEncoder.encode(response, date: owner.date.current(), includeBody: includeBody, connection: connection)
         outputIndex = 0
+        // One deadline for the whole response: a client reading a byte now and then cannot
+        // hold the connection and its buffer for ever.
+        deadline = MonotonicClock.now() &+ owner.idleTimeoutNanos
         closeAfterWrite = closeAfterWrite || thenClose
         state = .writing
         head = nil
@@ -214,8 +217,7 @@ final class HTTPConnection: @unchecked Sendable {
             } else if count < 0, errno == EINTR {
                 continue
             } else if count < 0, errno == EAGAIN || errno == EWOULDBLOCK {
-                // The client is not reading: wait for room, but not forever.
-                deadline = MonotonicClock.now() &+ owner.idleTimeoutNanos
+                // The client is not reading: wait for room, until the response's deadline.
                 owner.setInterest(.write, for: self)
                 return
             } else {

@@ -46,6 +46,7 @@ public final class HTTPServer: Sendable {
     /// kernel without IPv6.
     public func start() throws(SocketError) {
         signal(SIGPIPE, SIG_IGN)  // a peer that vanished must be an error code, not process death
+        Self.raiseDescriptorLimit()
         var host = configuration.host
         let first: Int32
         do {
@@ -64,6 +65,15 @@ public final class HTTPServer: Sendable {
         }
         boundPort.store(port, ordering: .releasing)
         for (loop, listener) in zip(loops, listeners) { loop.start(listener: listener) }
+    }
+
+    /// Raises the soft limit on open files to the hard limit: the default 1,024 would cap the
+    /// server far below its 10,000 connections (and starve libpq's connects first).
+    private static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 
     /// Stops accepting, closes idle connections, lets requests in flight finish and their

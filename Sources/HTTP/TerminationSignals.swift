@@ -1,7 +1,8 @@
 import Dispatch
 import Glibc
 
-/// Waits for SIGTERM or SIGINT, the signals that ask a server to shut down gracefully.
+/// Waits for SIGTERM or SIGINT, the signals that ask a server to shut down gracefully. A
+/// second signal while the shutdown is under way ends the process at once (exit status 1).
 ///
 /// The signals' default action (terminate at once) is replaced for the whole process, so
 /// call this only in a process that means to shut down by itself when asked.
@@ -21,7 +22,8 @@ public enum TerminationSignals {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
             source.setEventHandler { @Sendable in
-                if fired.set() { onSignal(signalNumber) }
+                // The first signal starts a graceful shutdown; a second one means "now".
+                if fired.set() { onSignal(signalNumber) } else { _exit(1) }
             }
             source.resume()
             sources.append(source)

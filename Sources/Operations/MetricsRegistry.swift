@@ -54,10 +54,11 @@ public final class MetricsRegistry: Sendable {
         declare(name, Family(type: "histogram", help: help, buckets: buckets.sorted()))
     }
 
-    /// A gauge whose series `read` returns at each scrape (pool sizes, open connections).
-    public func declareGauge(_ name: String, help: String, read: @escaping @Sendable () -> [(Labels, Double)]) {
+    /// Series that `read` returns at each scrape: gauges (pool sizes, open connections), or
+    /// with `type: "counter"` a count kept elsewhere that only grows.
+    public func declareGauge(_ name: String, help: String, type: String = "gauge", read: @escaping @Sendable () -> [(Labels, Double)]) {
         state.withLock { $0.gauges[name] = read }
-        declare(name, Family(type: "gauge", help: help))
+        declare(name, Family(type: type, help: help))
     }
 
     public func increment(_ name: String, labels: Labels = [], by amount: Double = 1) {
@@ -132,18 +133,20 @@ public final class MetricsRegistry: Sendable {
     /// Label values escape backslash, double quote and line feed (exposition format).
     private static func escape(_ value: String) -> String {
         var out = ""
-        for character in value {
-            switch character {
+        for scalar in value.unicodeScalars {
+            switch scalar {
             case "\\": out += "\\\\"
             case "\"": out += "\\\""
             case "\n": out += "\\n"
-            default: out.append(character)
+            default: out.unicodeScalars.append(scalar)
             }
         }
         return out
     }
 
     private static func number(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
         if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
         return String(value)
     }

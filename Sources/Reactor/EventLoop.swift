@@ -34,6 +34,7 @@ public final class EventLoop: @unchecked Sendable {
     private let wakeFD: Int32
     private let inbox = Mutex(Inbox())
     private let threadID = Atomic<UInt>(0)
+    private let stopped = Atomic<Bool>(false)
     private let name: String
     private var thread: pthread_t?
 
@@ -63,6 +64,9 @@ public final class EventLoop: @unchecked Sendable {
         close(epollFD)
     }
 
+    /// True once ``shutdown()`` has begun: jobs submitted now may never run.
+    public var isStopped: Bool { stopped.load(ordering: .acquiring) }
+
     /// True when called on this loop's thread.
     public var inEventLoop: Bool {
         threadID.load(ordering: .acquiring) == UInt(pthread_self())
@@ -88,6 +92,7 @@ public final class EventLoop: @unchecked Sendable {
     /// Descriptors still registered are left open.
     public func shutdown() {
         precondition(!inEventLoop, "EventLoop.shutdown() called on its own thread")
+        stopped.store(true, ordering: .releasing)
         inbox.withLock { $0.stopRequested = true }
         wake()
         if let thread {

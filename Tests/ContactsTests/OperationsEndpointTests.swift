@@ -52,6 +52,15 @@ final class OperationsEndpointTests: ContactsTestCase {
         XCTAssertEqual(again[#"crm_http_requests_total{route="/metrics",method="GET",status="200"}"#], 1, "the first scrape was counted")
     }
 
+    func testUnknownMethodsCannotGrowTheLabelSet() throws {
+        for method in ["FOO", "BAR", "X\(UInt32.random(in: 0...9999))"] {
+            XCTAssertEqual(try call(method, "/crm/1", key: keyA).status, 405)
+        }
+        let text = try call("GET", "/metrics", key: nil).bodyText
+        XCTAssertTrue(text.contains(#"crm_http_requests_total{route="/crm/{listing_id}",method="OTHER",status="405"} 3"#), text)
+        XCTAssertFalse(text.contains("FOO"))
+    }
+
     func testEachRequestLogsOneLineWithItsFieldsAndNeverTheKey() throws {
         let response = try call("POST", "/crm/1", key: keyA, body: .form([("email", "log@example.com")]),
                                 headers: [("X-Request-Id", "trace-42")])

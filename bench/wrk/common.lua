@@ -12,11 +12,16 @@ crm.path = "/crm/" .. crm.listing
 crm.auth = { ["Authorization"] = "Bearer " .. crm.key }
 crm.form = { ["Authorization"] = "Bearer " .. crm.key, ["Content-Type"] = "application/x-www-form-urlencoded" }
 
--- Each wrk thread gets its own Lua state: number them so they never collide.
+-- Each wrk thread gets its own Lua state: number them so they never collide, and seed each
+-- thread's random numbers differently (they would all draw the same sequence otherwise).
 local next_thread = 0
 function setup(thread)
   thread:set("thread_id", next_thread)
   next_thread = next_thread + 1
+end
+
+function init(args)
+  math.randomseed(os.time() * 1000 + (thread_id or 0) * 7919)
 end
 
 function crm.existing_email()
