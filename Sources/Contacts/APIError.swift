@@ -1,3 +1,5 @@
+import Operations
+
 /// An API error response: status, `code` from the contract's list, a message for people, the
 /// parameter at fault (for parameter errors) and extra `data`. Rendered in one place,
 /// ``rendered``, so every error body has the same shape:

@@ -1,3 +1,4 @@
+import Operations
 import HTTP
 
 /// Builds the API's response bodies: `{"status":"success","message":…,"data":{…}}` for

@@ -1,7 +1,7 @@
-/// Writing JSON text by hand, for the few fixed shapes the API answers with.
-enum JSONText {
+/// Writing JSON text by hand, for the few fixed shapes the API answers with and JSON log lines.
+public enum JSONText {
     /// `text` as a JSON string literal, quotes included (RFC 8259 §7).
-    static func quoted(_ text: String) -> String {
+    public static func quoted(_ text: String) -> String {
         var out = "\""
         out.reserveCapacity(text.utf8.count + 2)
         for scalar in text.unicodeScalars {
