@@ -1,5 +1,5 @@
-import Operations
 import HTTP
+import Operations
 
 /// Builds the API's response bodies: `{"status":"success","message":…,"data":{…}}` for
 /// success, ``APIError/rendered`` for errors; always `application/json; charset=utf-8`.
