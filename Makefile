@@ -13,7 +13,7 @@ LOCAL_PG := scripts/local-postgres.sh
 # Recipes expand this when they run, i.e. after `database` has started the private cluster.
 DB_URL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell bash $(LOCAL_PG) url))
 
-.PHONY: all build run crm test database stop-db db-url packages clean fuzz bench-http check-compose
+.PHONY: all build run crm test database stop-db db-url packages clean fuzz bench bench-http check-compose
 
 all: build
 
@@ -55,6 +55,10 @@ fuzz:
 	mkdir -p .build-fuzz/corpus/http-parser
 	.build-fuzz/release/http-parser-fuzzer .build-fuzz/corpus/http-parser Sources/HTTPParserFuzzer/corpus \
 		-max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1
+
+# Every scenario against its database ceiling (pgbench); SEED, DURATION, CONNECTIONS, SCENARIOS.
+bench:
+	bash bench/run.sh
 
 # The HTTP layer against nginx serving the same bytes (wrk, 64 connections); prints the ratio.
 bench-http:

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# make bench: the service's throughput per scenario against the database's own ceiling.
+#
+# In one run on this machine: a release build of crm serving its own database (crm_bench on
+# the private cluster), a key from the CLI, SEED contacts created through the API (POST: its
+# rate is the create throughput), VACUUM ANALYZE, then for each scenario wrk with CONNECTIONS
+# keep-alive connections for DURATION seconds, and pgbench -M prepared running the very
+# statements the server sends for that request with as many clients. Also the static route
+# (/healthz) against nginx serving the same bytes, and the server's RSS. Prints a table and
+# writes bench/results/latest.json. Only ratios are meaningful: wrk, the server and PostgreSQL
+# share the machine's cores.
+#
+# Environment: SEED (100000), DURATION (10), CONNECTIONS (64), SCENARIOS (all), POOL (16).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+SEED=${SEED:-100000} DURATION=${DURATION:-10} CONNECTIONS=${CONNECTIONS:-64} POOL=${POOL:-16}
+SCENARIOS=${SCENARIOS:-"get_by_email get_by_id search_name list_page put_update post_create delete_recreate mixed"}
+PORT=18180 NGINX_PORT=18182
+SWIFT=${SWIFT:-$(command -v swift || echo /opt/swift/usr/bin/swift)}
+OUT=bench/results
+mkdir -p "$OUT"
+log() { echo "bench: $*" >&2; }
+
+if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
+  [[ $EUID -eq 0 ]] || { echo "install wrk and nginx: sudo apt-get install -y wrk nginx-light" >&2; exit 1; }
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null
+fi
+log "release build"
+"$SWIFT" build -c release --product crm >&2
+CRM=.build/release/crm
+
+bash scripts/local-postgres.sh start
+BASE_URL=$(bash scripts/local-postgres.sh url)
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+psql "$BASE_URL" -qc "DROP DATABASE IF EXISTS crm_bench WITH (FORCE)" -c "CREATE DATABASE crm_bench"
+export DATABASE_URL=${BASE_URL/\/crm\?/\/crm_bench?}
+export CRM_KEY=$("$CRM" key create --listing 1 --name bench)
+KEY_HASH=$(printf '%s' "$CRM_KEY" | sha256sum | cut -c1-64)
+export CRM_LISTING=1 CRM_CONTACTS=$SEED CONNECTIONS
+
+"$CRM" serve --host 127.0.0.1 --port $PORT --pool-size "$POOL" > /dev/null 2> "$OUT/serve.err" &
+SERVER=$!
+PREFIX=$(mktemp -d /tmp/crm-bench-nginx.XXXXXX)
+cleanup() { kill "$SERVER" 2>/dev/null || true; [[ -f $PREFIX/nginx.pid ]] && kill "$(cat "$PREFIX/nginx.pid")" 2>/dev/null || true; rm -rf "$PREFIX"; }
+trap cleanup EXIT
+until curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null; do sleep 0.2; done
+rss() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVER/status"; }
+sql() { psql "$DATABASE_URL" -tAqc "$1"; }
+
+log "seeding $SEED contacts through the API"
+started=$(date +%s.%N)
+THREADS=2 wrk -t2 -c"$CONNECTIONS" -d3600s -s bench/wrk/seed.lua "http://127.0.0.1:$PORT" > /dev/null &
+SEEDER=$!
+count=0 stalled=0
+until (( count >= SEED )); do
+  sleep 0.5
+  previous=$count count=$(sql "SELECT count(*) FROM contacts")
+  if (( count == previous )); then stalled=$((stalled + 1)); else stalled=0; fi
+  (( stalled < 20 )) || { echo "bench: seeding stalled at $count contacts (see $OUT/serve.err)" >&2; exit 1; }
+done
+kill $SEEDER; wait $SEEDER 2>/dev/null || true
+seed_rate=$(awk -v n="$SEED" -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f", n / (e - s) }')
+rss_seeded=$(rss)
+sql "VACUUM ANALYZE" >/dev/null
+read -r MIN_ID MAX_ID < <(sql "SELECT min(contact_id), max(contact_id) FROM contacts WHERE email LIKE 'bench%'" | tr '|' ' ')
+export CRM_MIN_ID=$MIN_ID CRM_MAX_ID=$MAX_ID
+
+# wrk → "requests/s p50_ms p99_ms non2xx"
+wrk_run() {
+  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" | awk '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    /Requests\/sec/ { rps = $2 } /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
+    /Non-2xx/ { bad = $NF } /Socket errors/ { bad += 0 }
+    END { printf "%.0f %.3f %.3f %d\n", rps, p50, p99, bad }'
+}
+# pgbench → "statements/s p50_ms p99_ms failures" (per-transaction latencies from its log)
+pgbench_run() {
+  local dir; dir=$(mktemp -d)
+  local statements=$1; shift
+  (cd "$dir" && "$PGBIN/pgbench" -n -M prepared -c "$CONNECTIONS" -j 2 -T "$DURATION" -l \
+      -D key_hash="$KEY_HASH" -D seed="$SEED" -D min_id="$MIN_ID" -D max_id="$MAX_ID" "$@" "$DATABASE_URL" > summary 2>&1) || true
+  local tps; tps=$(awk '/^tps = / { print $3 }' "$dir/summary")
+  cat "$dir"/pgbench_log.* 2>/dev/null | awk '{ print $3 / 1000 }' | sort -n | awk -v tps="$tps" -v k="$statements" '
+    { v[NR] = $1 } END { printf "%.0f %.3f %.3f %d\n", tps * k, v[int(NR * 0.5) + 1], v[int(NR * 0.99) + 1], 0 }'
+  rm -rf "$dir"
+}
+
+declare -A SQLFILES=(
+  [get_by_email]="-f $ROOT/bench/pgbench/get_by_email.sql" [get_by_id]="-f $ROOT/bench/pgbench/get_by_id.sql"
+  [search_name]="-f $ROOT/bench/pgbench/search_name.sql" [list_page]="-f $ROOT/bench/pgbench/list_page.sql"
+  [put_update]="-f $ROOT/bench/pgbench/put_update.sql" [post_create]="-f $ROOT/bench/pgbench/post_create.sql"
+  [delete_recreate]="-f $ROOT/bench/pgbench/delete_recreate.sql"
+  [mixed]="-f $ROOT/bench/pgbench/get_by_email.sql@80 -f $ROOT/bench/pgbench/put_update.sql@10 -f $ROOT/bench/pgbench/post_create.sql@5 -f $ROOT/bench/pgbench/search_name.sql@5"
+)
+declare -A STATEMENTS=([delete_recreate]=2)
+
+printf '\n%-16s %10s %8s %8s %6s | %10s %8s %8s | %6s\n' scenario "req/s" "p50 ms" "p99 ms" "non2xx" "ceiling/s" "p50 ms" "p99 ms" ratio
+json="{\"seed\":$SEED,\"connections\":$CONNECTIONS,\"duration\":$DURATION,\"create_rate_while_seeding\":$seed_rate,\"rss_mb_after_seed\":$rss_seeded,\"scenarios\":{"
+first=1
+for scenario in $SCENARIOS; do
+  read -r rps p50 p99 bad < <(wrk_run -s "bench/wrk/$scenario.lua" "http://127.0.0.1:$PORT")
+  # shellcheck disable=SC2086
+  read -r ceiling cp50 cp99 _ < <(pgbench_run "${STATEMENTS[$scenario]:-1}" ${SQLFILES[$scenario]})
+  ratio=$(awk -v a="$rps" -v b="$ceiling" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+  printf '%-16s %10s %8s %8s %6s | %10s %8s %8s | %6s\n' "$scenario" "$rps" "$p50" "$p99" "$bad" "$ceiling" "$cp50" "$cp99" "$ratio"
+  [[ $first == 1 ]] || json+=","
+  first=0
+  json+="\"$scenario\":{\"rps\":$rps,\"p50_ms\":$p50,\"p99_ms\":$p99,\"non_2xx\":$bad,\"ceiling_per_s\":$ceiling,\"ceiling_p50_ms\":$cp50,\"ceiling_p99_ms\":$cp99,\"ratio\":$ratio}"
+done
+
+# The HTTP ceiling: /healthz against nginx returning the same bytes.
+BODY=$(curl -s "http://127.0.0.1:$PORT/healthz")
+sed -e "s|__PORT__|$NGINX_PORT|" -e "s|__PREFIX__|$PREFIX|g" -e "s|__BODY__|$BODY|" bench/nginx.conf.template > "$PREFIX/nginx.conf"
+nginx -c "$PREFIX/nginx.conf" -p "$PREFIX"
+sleep 0.5
+read -r srps sp50 sp99 sbad < <(wrk_run "http://127.0.0.1:$PORT/healthz")
+read -r nrps np50 np99 _ < <(wrk_run "http://127.0.0.1:$NGINX_PORT/healthz")
+sratio=$(awk -v a="$srps" -v b="$nrps" 'BEGIN { printf "%.2f", a / b }')
+printf '%-16s %10s %8s %8s %6s | %10s %8s %8s | %6s  (nginx)\n' static_healthz "$srps" "$sp50" "$sp99" "$sbad" "$nrps" "$np50" "$np99" "$sratio"
+rss_end=$(rss)
+printf '\ncreates/s while seeding: %s   RSS after seeding: %s MB, at the end: %s MB\n' "$seed_rate" "$rss_seeded" "$rss_end"
+json+="},\"static\":{\"rps\":$srps,\"p99_ms\":$sp99,\"nginx_rps\":$nrps,\"nginx_p99_ms\":$np99,\"ratio\":$sratio},\"rss_mb_end\":$rss_end}"
+echo "$json" > "$OUT/latest.json"
+log "wrote $OUT/latest.json"
