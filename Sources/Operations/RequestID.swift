@@ -1,6 +1,8 @@
+import Synchronization
+
 /// The `X-Request-Id` of a request: the client's, when it is a plain token of 1 to 128
 /// characters (letters, digits, `-`, `_`, `.`, `:`), so nothing odd reaches logs or
-/// headers; otherwise a new random 128-bit hex id.
+/// headers; otherwise a new 128-bit hex id (a random per-process prefix and a counter).
 public enum RequestID {
     public static func from(_ header: String?) -> String {
         if let header, !header.isEmpty, header.utf8.count <= 128, header.utf8.allSatisfy(isAllowed) {
@@ -9,11 +11,18 @@ public enum RequestID {
         return generate()
     }
 
+    /// 64 random bits drawn once per process, then a counter: unique within the process and,
+    /// with overwhelming likelihood, across processes, without a system call per request.
     public static func generate() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64, low = generator.next() as UInt64
-        return hex(high) + hex(low)
+        hex(processPrefix) + hex(counter.add(1, ordering: .relaxed).newValue)
     }
+
+    private static let processPrefix: UInt64 = {
+        var generator = SystemRandomNumberGenerator()
+        return generator.next()
+    }()
+
+    private static let counter = Atomic<UInt64>(0)
 
     private static func hex(_ value: UInt64) -> String {
         let digits = String(value, radix: 16)
