@@ -7,7 +7,6 @@ import Logging
 import Operations
 import Postgres
 import Reactor
-import Synchronization
 
 /// `crm serve`: applies pending migrations, then serves the API until SIGTERM/SIGINT.
 ///
@@ -87,7 +86,7 @@ struct ServeCommand: AsyncParsableCommand {
         await server.shutdown(gracePeriod: .seconds(settings.shutdownGrace))
         // A query stuck on an unreachable database must not hold the exit: the pool gets a
         // few seconds to take its connections back, then the process ends anyway.
-        if await Deadline.run(within: .seconds(5), { await pool.shutdown() }) {
+        if await Deadline.run(within: .seconds(5), otherwise: false, { await pool.shutdown(); return true }) {
             log("stopped")
         } else {
             log("stopped; database connections still busy were abandoned")
@@ -169,21 +168,3 @@ enum FileHandleOutput {
     }
 }
 
-/// Runs work that may not finish, waiting for it at most a given time.
-enum Deadline {
-    /// True when `work` finished within `limit`; otherwise it is left running.
-    static func run(within limit: Duration, _ work: @escaping @Sendable () async -> Void) async -> Bool {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let once = Mutex<CheckedContinuation<Bool, Never>?>(continuation)
-            let finish: @Sendable (Bool) -> Void = { finished in once.withLock { $0.take() }?.resume(returning: finished) }
-            Task {
-                await work()
-                finish(true)
-            }
-            Task {
-                try? await Task.sleep(for: limit)
-                finish(false)
-            }
-        }
-    }
-}
