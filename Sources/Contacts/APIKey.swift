@@ -5,9 +5,12 @@
 /// `crm key list`; the prefix is far too short to use the key.
 public struct APIKey: Sendable, Hashable {
     public let text: String
+    /// The SHA-256 of the key's UTF-8 bytes: what `api_keys.key_hash` holds. Computed once.
+    public let digest: [UInt8]
 
     public init(_ text: String) {
         self.text = text
+        digest = SHA256.hash(text.utf8)
     }
 
     /// A new key from the system's cryptographically secure generator (getrandom on Linux).
@@ -18,8 +21,6 @@ public struct APIKey: Sendable, Hashable {
         return APIKey("crm_" + String(body))
     }
 
-    /// The SHA-256 of the key's UTF-8 bytes: what `api_keys.key_hash` holds.
-    public var digest: [UInt8] { SHA256.hash(text.utf8) }
 
     /// The part shown in listings.
     public var prefix: String { String(text.prefix(12)) }

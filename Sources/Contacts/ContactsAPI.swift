@@ -1,6 +1,6 @@
 import HTTP
+import Operations
 import Postgres
-import Synchronization
 
 /// The service's HTTP handler: `/crm/{listing_id}` (the contacts API), `/healthz`, `/readyz`
 /// and `/openapi.yaml`; anything else is a `404`. Every body is JSON in the contract's shape.
@@ -44,8 +44,14 @@ public struct ContactsAPI: Sendable {
     /// Answers one request; never throws (unexpected errors become `500` with no detail).
     @Sendable
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        await handle(request, presentedKey: APIKey.fromAuthorization(request.headers["Authorization"]))
+    }
+
+    /// ``handle(_:)`` with the `Authorization` header already read (``ContactsService`` reads
+    /// it once for the rate limit, so the key is parsed and hashed once per request).
+    public func handle(_ request: HTTPRequest, presentedKey: APIKey?) async -> HTTPResponse {
         do {
-            return try await route(request)
+            return try await route(request, presentedKey: presentedKey)
         } catch let error as APIError {
             return APIResponse.error(error)
         } catch let error as ConnectionPoolError where error == .acquireTimeout {
@@ -61,10 +67,10 @@ public struct ContactsAPI: Sendable {
         }
     }
 
-    private func route(_ request: HTTPRequest) async throws -> HTTPResponse {
+    private func route(_ request: HTTPRequest, presentedKey: APIKey?) async throws -> HTTPResponse {
         let path = request.path
         if path.hasPrefix("/crm/"), !path.dropFirst("/crm/".count).contains("/") {
-            return try await contacts(request, listingText: path.dropFirst("/crm/".count))
+            return try await contacts(request, listingText: path.dropFirst("/crm/".count), presentedKey: presentedKey)
         }
         switch (path, request.method) {
         case ("/healthz", "GET"), ("/healthz", "HEAD"):
@@ -86,27 +92,21 @@ public struct ContactsAPI: Sendable {
 
     /// `200` when the database answers a ping within ``readinessTimeout``, else `503`.
     private func readiness() async throws -> HTTPResponse {
-        let pool = store.pool, timeout = readinessTimeout
-        // Whichever comes first; a ping stuck on an unreachable host does not hold the answer.
-        let answered = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let once = Mutex<CheckedContinuation<Bool, Never>?>(continuation)
-            let finish: @Sendable (Bool) -> Void = { answer in once.withLock { $0.take() }?.resume(returning: answer) }
-            Task { finish((try? await pool.withConnection { try await $0.ping() }) != nil) }
-            Task {
-                try? await Task.sleep(for: timeout)
-                finish(false)
-            }
+        let pool = store.pool
+        // A ping stuck on an unreachable host does not hold the answer.
+        let answered = await Deadline.run(within: readinessTimeout, otherwise: false) {
+            (try? await pool.withConnection { try await $0.ping() }) != nil
         }
         return answered ? APIResponse.success(200, "The database answers.", data: "") : APIResponse.error(.unavailable)
     }
 
-    private func contacts(_ request: HTTPRequest, listingText: Substring) async throws -> HTTPResponse {
+    private func contacts(_ request: HTTPRequest, listingText: Substring, presentedKey: APIKey?) async throws -> HTTPResponse {
         let method = request.method
         guard ["GET", "HEAD", "POST", "PUT", "DELETE"].contains(method) else { throw APIError.methodNotAllowed }
         guard let listing = try ContactValidation.integer("listing_id", String(listingText), in: 1...Int64.max) else {
             throw APIError.invalid("listing_id", "listing_id must be a whole number from 1 to 9223372036854775807.")
         }
-        guard let key = APIKey.fromAuthorization(request.headers["Authorization"]) else { throw APIError.forbidden }
+        guard let key = presentedKey else { throw APIError.forbidden }
         let parameters = try RequestParameters(request)
         let context = RequestContext(keyHash: key.digest, listing: listing, parameters: parameters,
                                      clientAddress: clientAddress(of: request))

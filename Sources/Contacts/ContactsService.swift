@@ -65,7 +65,7 @@ public struct ContactsService: Sendable {
         } else if route == "/crm/{listing_id}", let key, let rateLimits {
             response = await limited(request, key: key, rateLimits: rateLimits)
         } else {
-            response = await api.handle(request)
+            response = await api.handle(request, presentedKey: key)
         }
         response.headers.set("X-Request-Id", requestID)
         record(request, response, route: route, key: key, requestID: requestID, started: started)
@@ -83,10 +83,10 @@ public struct ContactsService: Sendable {
         } catch {
             return APIResponse.error(.internal)
         }
-        guard let check else { return await api.handle(request) }
+        guard let check else { return await api.handle(request, presentedKey: key) }
         var response: HTTPResponse
         if check.decision.allowed {
-            response = await api.handle(request)
+            response = await api.handle(request, presentedKey: key)
         } else {
             metrics.increment("crm_rate_limited_total")
             response = APIResponse.error(APIError(
