@@ -12,7 +12,7 @@ import XCTest
 /// The whole service as a user meets it: a scratch database with the project's migrations, the
 /// contacts API on a real HTTP server on an ephemeral port, and three keys: `keyA` for listing
 /// 1, `keyB` for listing 2, `keyAB` for both. Tests are synchronous and talk raw HTTP over TCP;
-/// ``blocking(_:)`` runs the database checks.
+/// TestSupport's `blocking` runs the database checks.
 class ContactsTestCase: XCTestCase {
     var database: TestDatabase!
     var pool: ConnectionPool!
@@ -146,20 +146,6 @@ class ContactsTestCase: XCTestCase {
     }
 
     // MARK: Database checks
-
-    /// Runs async work from a synchronous test (on the main thread, off the cooperative pool).
-    func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-        let result = Mutex<Result<T, Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            let value: Result<T, Error>
-            do { value = .success(try await body()) } catch { value = .failure(error) }
-            result.withLock { $0 = value }
-            done.signal()
-        }
-        done.wait()
-        return try result.withLock { $0! }.get()
-    }
 
     /// The number of contacts in `listing` (all listings when nil), straight from the table.
     func contactCount(_ listing: Int64? = nil) throws -> Int {

@@ -85,7 +85,7 @@ final class ServeProcessTests: XCTestCase {
         // Hold the contacts table so that the POST below is in flight when the signal arrives.
         let database = self.database!
         let holder = Mutex<PostgresConnection?>(nil)
-        try blockingAsync {
+        try blocking {
             let connection = try await database.connect()
             try await connection.simpleQuery("BEGIN; LOCK TABLE contacts IN ACCESS EXCLUSIVE MODE")
             holder.withLock { $0 = connection }
@@ -104,7 +104,7 @@ final class ServeProcessTests: XCTestCase {
         XCTAssertEqual(kill(process.pid, SIGTERM), 0)
         usleep(300_000)
         XCTAssertThrowsError(try RawHTTPClient(port: port), "no longer accepting")
-        try blockingAsync {
+        try blocking {
             let connection = holder.withLock { $0 }!
             try await connection.simpleQuery("COMMIT")
             await connection.close()
@@ -145,17 +145,5 @@ final class ServeProcessTests: XCTestCase {
         XCTAssertEqual(server.status, 0, "the server runs as nobody")
         XCTAssertFalse(server.standardOutput.isEmpty)
         _ = process
-    }
-
-    /// Runs async work from a synchronous test.
-    private func blockingAsync(_ body: @escaping @Sendable () async throws -> Void) throws {
-        let failure = Mutex<Error?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            do { try await body() } catch { failure.withLock { $0 = error } }
-            done.signal()
-        }
-        done.wait()
-        if let error = failure.withLock({ $0 }) { throw error }
     }
 }
