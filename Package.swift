@@ -18,7 +18,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.11.0"),
     ],
     targets: [
         .systemLibrary(
@@ -48,18 +47,17 @@ let package = Package(
         ),
         .target(
             name: "Operations",
-            dependencies: [.product(name: "Logging", package: "swift-log")]
+            dependencies: []
         ),
         .target(
             name: "Contacts",
-            dependencies: ["HTTP", "Postgres", "Operations", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["HTTP", "Postgres", "Operations"]
         ),
         .executableTarget(
             name: "crm",
             dependencies: [
                 "Contacts",
                 "Operations",
-                .product(name: "Logging", package: "swift-log"),
                 "HTTP",
                 "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -83,9 +81,9 @@ let package = Package(
         ),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
-        .testTarget(name: "OperationsTests", dependencies: ["Operations", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "OperationsTests", dependencies: ["Operations"]),
         .testTarget(name: "ContactsTests", dependencies: [
-            "Contacts", "HTTP", "Postgres", "Operations", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            "Contacts", "HTTP", "Postgres", "Operations", "TestSupport",
         ]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "SchemaTests", dependencies: ["Postgres", "TestSupport"]),

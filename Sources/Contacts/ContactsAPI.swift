@@ -28,15 +28,23 @@ public struct ContactsAPI: Sendable {
         self.onDatabaseError = onDatabaseError
     }
 
-    /// The route a path belongs to, for metrics and logs: `/crm/{listing_id}`, `/healthz`,
-    /// `/readyz`, `/metrics`, `/openapi.yaml`, or `other`.
-    public static func routeTemplate(_ path: Substring) -> String {
-        if path.hasPrefix("/crm/"), !path.dropFirst("/crm/".count).contains("/") { return "/crm/{listing_id}" }
+    /// The route templates metrics and the access log name requests by (never raw paths).
+    public static let routeTemplates = ["/crm/{listing_id}", "/healthz", "/readyz", "/metrics", "/openapi.yaml", "other"]
+
+    /// The index in ``routeTemplates`` of the route `path` belongs to.
+    public static func routeIndex(_ path: Substring) -> Int {
+        if path.hasPrefix("/crm/"), !path.dropFirst("/crm/".count).contains("/") { return 0 }
         switch path {
-        case "/healthz", "/readyz", "/metrics", "/openapi.yaml": return String(path)
-        default: return "other"
+        case "/healthz": return 1
+        case "/readyz": return 2
+        case "/metrics": return 3
+        case "/openapi.yaml": return 4
+        default: return 5
         }
     }
+
+    /// `/healthz`'s answer, built once: it is what load balancers poll.
+    static let healthy = APIResponse.success(200, "The service is running.", data: "")
 
     /// The HTTP server's own error responses (400, 408, 413, 431, …) in the API's shape.
     public static let protocolErrorResponse: @Sendable (HTTPProtocolError) -> HTTPResponse = APIResponse.protocolError
@@ -74,7 +82,7 @@ public struct ContactsAPI: Sendable {
         }
         switch (path, request.method) {
         case ("/healthz", "GET"), ("/healthz", "HEAD"):
-            return APIResponse.success(200, "The service is running.", data: "")
+            return Self.healthy
         case ("/readyz", "GET"), ("/readyz", "HEAD"):
             return try await readiness()
         case ("/openapi.yaml", "GET"), ("/openapi.yaml", "HEAD"):

@@ -16,6 +16,10 @@ public final class MetricsRegistry: Sendable {
     /// Labels in the order they are rendered.
     public typealias Labels = [(String, String)]
 
+    /// One line of a family kept elsewhere: `suffix` (`""`, `"_bucket"`, `"_sum"`, …) is
+    /// appended to the family's name.
+    public typealias Sample = (suffix: String, labels: Labels, value: Double)
+
     private struct SeriesKey: Hashable {
         let name: String
         let labels: [String]  // "name=value" pairs, already escaped
@@ -31,6 +35,7 @@ public final class MetricsRegistry: Sendable {
         let type: String
         let help: String
         var buckets: [Double] = []
+        var collected = false
     }
 
     private struct State {
@@ -38,7 +43,7 @@ public final class MetricsRegistry: Sendable {
         var order: [String] = []
         var counters: [SeriesKey: Double] = [:]
         var histograms: [SeriesKey: Histogram] = [:]
-        var gauges: [String: @Sendable () -> [(Labels, Double)]] = [:]
+        var collected: [String: @Sendable () -> [Sample]] = [:]
     }
 
     private let state = Mutex(State())
@@ -57,8 +62,14 @@ public final class MetricsRegistry: Sendable {
     /// Series that `read` returns at each scrape: gauges (pool sizes, open connections), or
     /// with `type: "counter"` a count kept elsewhere that only grows.
     public func declareGauge(_ name: String, help: String, type: String = "gauge", read: @escaping @Sendable () -> [(Labels, Double)]) {
-        state.withLock { $0.gauges[name] = read }
-        declare(name, Family(type: type, help: help))
+        declareCollected(name, help: help, type: type) { read().map { (suffix: "", labels: $0.0, value: $0.1) } }
+    }
+
+    /// A family of any `type` whose samples `samples` returns at each scrape: for metrics a
+    /// component keeps in its own cheaper form (``RequestMetrics``).
+    public func declareCollected(_ name: String, help: String, type: String, samples: @escaping @Sendable () -> [Sample]) {
+        state.withLock { $0.collected[name] = samples }
+        declare(name, Family(type: type, help: help, collected: true))
     }
 
     public func increment(_ name: String, labels: Labels = [], by amount: Double = 1) {
@@ -85,13 +96,19 @@ public final class MetricsRegistry: Sendable {
 
     /// Every family, in declaration order, as Prometheus text.
     public func render() -> String {
-        let (families, order, counters, histograms, gauges) = state.withLock {
-            ($0.families, $0.order, $0.counters, $0.histograms, $0.gauges)
+        let (families, order, counters, histograms, collected) = state.withLock {
+            ($0.families, $0.order, $0.counters, $0.histograms, $0.collected)
         }
         var text = ""
         for name in order {
             guard let family = families[name] else { continue }
             text += "# HELP \(name) \(family.help)\n# TYPE \(name) \(family.type)\n"
+            if family.collected {
+                for sample in collected[name]?() ?? [] {
+                    text += "\(name)\(sample.suffix)\(Self.format(Self.encode(sample.labels))) \(Self.number(sample.value))\n"
+                }
+                continue
+            }
             switch family.type {
             case "counter":
                 for (key, value) in counters.filter({ $0.key.name == name }).sorted(by: { $0.key.labels.lexicographicallyPrecedes($1.key.labels) }) {
@@ -107,9 +124,7 @@ public final class MetricsRegistry: Sendable {
                     text += "\(name)_count\(Self.format(key.labels)) \(histogram.count)\n"
                 }
             default:
-                for (labels, value) in gauges[name]?() ?? [] {
-                    text += "\(name)\(Self.format(Self.encode(labels))) \(Self.number(value))\n"
-                }
+                break
             }
         }
         return text
@@ -144,7 +159,8 @@ public final class MetricsRegistry: Sendable {
         return out
     }
 
-    private static func number(_ value: Double) -> String {
+    /// A number as the exposition format writes it (integers without a fraction).
+    public static func number(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
         if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }

@@ -14,12 +14,20 @@ public enum RequestID {
     /// 64 random bits drawn once per process, then a counter: unique within the process and,
     /// with overwhelming likelihood, across processes, without a system call per request.
     public static func generate() -> String {
-        hex(processPrefix) + hex(counter.add(1, ordering: .relaxed).newValue)
+        let count = counter.add(1, ordering: .relaxed).newValue
+        return processPrefix + String(unsafeUninitializedCapacity: 16) { buffer in
+            for index in 0..<16 {
+                buffer[index] = hexDigits[Int((count >> UInt64(60 - 4 * index)) & 0xf)]
+            }
+            return 16
+        }
     }
 
-    private static let processPrefix: UInt64 = {
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    private static let processPrefix: String = {
         var generator = SystemRandomNumberGenerator()
-        return generator.next()
+        return hex(generator.next())
     }()
 
     private static let counter = Atomic<UInt64>(0)

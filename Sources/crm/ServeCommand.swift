@@ -3,7 +3,6 @@ import Contacts
 import FoundationEssentials
 import Glibc
 import HTTP
-import Logging
 import Operations
 import Postgres
 import Reactor
@@ -65,7 +64,7 @@ struct ServeCommand: AsyncParsableCommand {
             metrics.increment("crm_db_errors_total", labels: [("class", error.sqlState.map { String($0.errorClass) } ?? "connection")])
         }
         let format = settings.logFormat
-        let accessLog = Logger(label: "access") { _ in LineLogHandler(format: format) }
+        let accessLog = AccessLog(format: format)
         let service = ContactsService(api: api, metrics: metrics, rateLimits: KeyRateLimits(pool: pool, burst: settings.rateLimitBurst),
                                       accessLog: accessLog)
 
@@ -86,6 +85,7 @@ struct ServeCommand: AsyncParsableCommand {
         await server.shutdown(gracePeriod: .seconds(settings.shutdownGrace))
         // A query stuck on an unreachable database must not hold the exit: the pool gets a
         // few seconds to take its connections back, then the process ends anyway.
+        accessLog.close()
         if await Deadline.run(within: .seconds(5), otherwise: false, { await pool.shutdown(); return true }) {
             log("stopped")
         } else {
@@ -111,7 +111,7 @@ struct ServeSettings {
     let idleTimeout: Double
     let maxConnections: Int
     let rateLimitBurst: Int?
-    let logFormat: LineLogHandler.Format
+    let logFormat: AccessLog.Format
     let shutdownGrace: Double
 
     init(command: ServeCommand) throws {
@@ -131,7 +131,7 @@ struct ServeSettings {
             rateLimitBurst = nil
         }
         let formatName = command.logFormat ?? Environment.value("CRM_LOG_FORMAT") ?? "logfmt"
-        guard let format = LineLogHandler.Format(rawValue: formatName) else {
+        guard let format = AccessLog.Format(rawValue: formatName) else {
             throw ValidationError("the log format must be logfmt or json, not \(formatName)")
         }
         logFormat = format

@@ -2,7 +2,6 @@ import Contacts
 import Dispatch
 import Foundation
 import HTTP
-import Logging
 import Operations
 import Postgres
 import Synchronization
@@ -44,7 +43,7 @@ class ContactsTestCase: XCTestCase {
             metrics.increment("crm_db_errors_total", labels: [("class", error.sqlState.map { String($0.errorClass) } ?? "connection")])
         }
         let capture = accessLog
-        let logger = Logger(label: "access") { _ in LineLogHandler(format: .logfmt) { capture.append($0) } }
+        let logger = AccessLog(format: .logfmt, flushInterval: nil) { capture.append(String(decoding: $0, as: UTF8.self)) }
         let service = ContactsService(api: api, metrics: metrics, rateLimits: KeyRateLimits(pool: pool, burst: rateLimitBurst),
                                       accessLog: logger)
         var configuration = HTTPServerConfiguration(host: "::", port: 0, eventLoops: 2)

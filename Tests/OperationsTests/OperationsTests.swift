@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import Operations
 import Synchronization
 import XCTest
@@ -67,27 +66,98 @@ final class RequestIDTests: XCTestCase {
     }
 }
 
-final class LineLogHandlerTests: XCTestCase {
-    private func capture(_ format: LineLogHandler.Format, _ log: (Logger) -> Void) -> String {
-        let lines = Mutex<[String]>([])
-        let logger = Logger(label: "test") { _ in LineLogHandler(format: format) { line in lines.withLock { $0.append(line) } } }
-        log(logger)
-        return lines.withLock { $0.joined() }
+final class AccessLogTests: XCTestCase {
+    private func entry(peer: String = "::1", listing: String = "12") -> AccessLog.Entry {
+        AccessLog.Entry(requestID: "r-1", peer: peer, method: "GET", route: "/crm/{listing_id}", listing: listing,
+                        keyPrefix: "crm_abcd", status: 200, durationMilliseconds: 1.5, bytesIn: 0, bytesOut: 42)
     }
 
-    func testLogfmtQuotesWhatNeedsQuoting() {
-        let line = capture(.logfmt) { $0.info("request", metadata: ["status": "200", "peer": "::1", "note": "two words \"q\""]) }
-        XCTAssertNotNil(line.wholeMatch(of: /time=\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z level=info msg=request note="two words \\"q\\"" peer=::1 status=200\n/), line)
+    private func capture(_ format: AccessLog.Format, _ entries: [AccessLog.Entry]) -> String {
+        let batches = Mutex<[String]>([])
+        let log = AccessLog(format: format, flushInterval: nil) { bytes in batches.withLock { $0.append(String(decoding: bytes, as: UTF8.self)) } }
+        entries.forEach(log.record)
+        return batches.withLock { $0.joined() }
+    }
+
+    func testLogfmtLinesHaveSortedFieldsAndQuoteWhatNeedsQuoting() {
+        let line = capture(.logfmt, [entry(peer: "two words \"q\"\nnext=line")])
+        XCTAssertNotNil(line.wholeMatch(of: /time=\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z level=info msg=request bytes_in=0 bytes_out=42 duration_ms=1\.500 key_prefix=crm_abcd listing=12 method=GET peer="two words \\"q\\"\\nnext=line" request_id=r-1 route=\/crm\/{listing_id} status=200\n/), line)
     }
 
     func testJSONLinesAreOneObjectEach() throws {
-        let line = capture(.json) { $0.info("request", metadata: ["status": "200", "weird": "tab\there"]) }
+        let line = capture(.json, [entry(listing: "tab\there")])
         XCTAssertTrue(line.hasSuffix("}\n"))
+        XCTAssertEqual(line.filter { $0 == "\n" }.count, 1)
         let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
         XCTAssertEqual(object?["msg"], "request")
         XCTAssertEqual(object?["status"], "200")
-        XCTAssertEqual(object?["weird"], "tab\there")
+        XCTAssertEqual(object?["listing"], "tab\there")
+        XCTAssertEqual(object?["duration_ms"], "1.500")
         XCTAssertEqual(object?["level"], "info")
+    }
+
+    func testLinesAreWrittenInBatchesOnFlushOrWhenTheBufferFills() {
+        let batches = Mutex<[String]>([])
+        let log = AccessLog(format: .logfmt, flushInterval: .seconds(3600), bufferLimit: 1_000_000) { bytes in
+            batches.withLock { $0.append(String(decoding: bytes, as: UTF8.self)) }
+        }
+        for _ in 0..<3 { log.record(entry()) }
+        XCTAssertEqual(batches.withLock { $0.count }, 0, "nothing written before a flush")
+        log.flush()
+        XCTAssertEqual(batches.withLock { $0.map { $0.split(separator: "\n").count } }, [3], "one batch of three whole lines")
+
+        let small = AccessLog(format: .logfmt, flushInterval: .seconds(3600), bufferLimit: 1) { bytes in
+            batches.withLock { $0.append(String(decoding: bytes, as: UTF8.self)) }
+        }
+        small.record(entry())
+        XCTAssertEqual(batches.withLock { $0.count }, 2, "a full buffer is written at once")
+        small.close()
+    }
+
+    func testThePeriodicFlushWritesWithoutFurtherRequests() throws {
+        let written = expectation(description: "flushed")
+        let log = AccessLog(format: .logfmt, flushInterval: .milliseconds(20)) { _ in written.fulfill() }
+        log.record(entry())
+        wait(for: [written], timeout: 5)
+        log.close()
     }
 }
 
+final class RequestMetricsTests: XCTestCase {
+    func testCountsDurationsAndBytesRenderByRouteMethodAndStatus() {
+        let registry = MetricsRegistry()
+        let requests = RequestMetrics(routes: ["/a", "/b"], buckets: [0.1, 1])
+        requests.register(in: registry, requests: "req_total", duration: "req_seconds", requestBytes: "in_bytes", responseBytes: "out_bytes")
+        requests.record(route: 0, method: "GET", status: 200, seconds: 0.05, bytesIn: 0, bytesOut: 10)
+        requests.record(route: 0, method: "GET", status: 404, seconds: 0.5, bytesIn: 3, bytesOut: 20)
+        requests.record(route: 1, method: "BREW", status: 405, seconds: 5, bytesIn: 0, bytesOut: 1)
+        XCTAssertEqual(registry.render(), """
+            # HELP req_total HTTP requests answered, by route template, method and status.
+            # TYPE req_total counter
+            req_total{route="/a",method="GET",status="200"} 1
+            req_total{route="/a",method="GET",status="404"} 1
+            req_total{route="/b",method="OTHER",status="405"} 1
+            # HELP req_seconds Time to answer a request, by route template and method.
+            # TYPE req_seconds histogram
+            req_seconds_bucket{route="/a",method="GET",le="0.1"} 1
+            req_seconds_bucket{route="/a",method="GET",le="1"} 2
+            req_seconds_bucket{route="/a",method="GET",le="+Inf"} 2
+            req_seconds_sum{route="/a",method="GET"} 0.55
+            req_seconds_count{route="/a",method="GET"} 2
+            req_seconds_bucket{route="/b",method="OTHER",le="0.1"} 0
+            req_seconds_bucket{route="/b",method="OTHER",le="1"} 0
+            req_seconds_bucket{route="/b",method="OTHER",le="+Inf"} 1
+            req_seconds_sum{route="/b",method="OTHER"} 5
+            req_seconds_count{route="/b",method="OTHER"} 1
+            # HELP in_bytes Request body bytes received, by route template.
+            # TYPE in_bytes counter
+            in_bytes{route="/a"} 3
+            in_bytes{route="/b"} 0
+            # HELP out_bytes Response body bytes sent, by route template.
+            # TYPE out_bytes counter
+            out_bytes{route="/a"} 30
+            out_bytes{route="/b"} 1
+
+            """)
+    }
+}
