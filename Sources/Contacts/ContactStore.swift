@@ -2,7 +2,8 @@ import Postgres
 
 /// The contacts API's database calls. Each is one statement, one round trip: the key's hash
 /// and its grant for the listing are checked by the same SQL function or query that does the
-/// work (sql/004_api.sql), and the contacts come back already rendered as JSON by PostgreSQL.
+/// work (sql/004_api.sql, 005), and the contacts come back already rendered as JSON by
+/// PostgreSQL. A search that finds nothing asks once more, whether the key may read the listing.
 public struct ContactStore: Sendable {
     /// What a write returned, as `crm_api_*` reports it.
     public enum WriteOutcome: Sendable, Equatable {
@@ -79,12 +80,22 @@ public struct ContactStore: Sendable {
     /// One page of the listing's contacts matching `filters`, or nil when the key may not read it.
     public func search(keyHash: [UInt8], listing: Int64, filters: SearchFilters) async throws -> Page? {
         let (statement, parameters) = ContactSearchQuery.statement(keyHash: keyHash, listing: listing, filters: filters)
-        let row = try await pool.withConnection { try await $0.execute(statement, parameters) }[0]
-        guard try row.decode(Bool.self, column: 0) else { return nil }
-        return Page(
-            resultsJSON: try row.decode(String.self, column: 1),
-            count: try row.decode(Int.self, column: 2),
-            nextAfter: try row.decode(Int64?.self, column: 3))
+        let rows = try await pool.withConnection { try await $0.execute(statement, parameters) }
+        if rows.rowCount == 0 {
+            let granted = try await pool.withConnection {
+                try await $0.execute(ContactSearchQuery.grant, [PostgresBytes(keyHash), listing])
+            }[0].decode(Bool.self, column: 0)
+            return granted ? Page(resultsJSON: "[]", count: 0, nextAfter: nil) : nil
+        }
+        let count = min(rows.rowCount, filters.limit)
+        var json = "["
+        for index in 0..<count {
+            if index > 0 { json += "," }
+            json += try rows[index].decode(String.self, column: 1)
+        }
+        json += "]"
+        let nextAfter = rows.rowCount > filters.limit ? try rows[filters.limit - 1].decode(Int64.self, column: 0) : nil
+        return Page(resultsJSON: json, count: count, nextAfter: nextAfter)
     }
 
     private func write(_ statement: PreparedStatement, _ parameters: [(any PostgresEncodable)?]) async throws -> WriteOutcome {

@@ -25,15 +25,30 @@ public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     private let core: HTTPServerCore
     private let loops: [HTTPServerLoop]
+    /// Whether ``shutdown(gracePeriod:)`` stops the loops: only those the server made itself.
+    private let ownsLoops: Bool
     private let boundPort = Atomic<Int>(0)
 
-    public init(configuration: HTTPServerConfiguration, handler: @escaping HTTPHandler) {
+    /// A server on `configuration.eventLoops` loops of its own.
+    public convenience init(configuration: HTTPServerConfiguration, handler: @escaping HTTPHandler) {
+        let loops = (0..<max(1, configuration.eventLoops)).map { EventLoop(name: "http-\($0)") }
+        self.init(configuration: configuration, loops: loops, ownsLoops: true, handler: handler)
+    }
+
+    /// A server on `loops`, which the caller shares with other work (e.g. the database pool's
+    /// partitions, so a request and its queries stay on one thread) and stops itself after
+    /// ``shutdown(gracePeriod:)``. `configuration.eventLoops` is ignored.
+    public convenience init(configuration: HTTPServerConfiguration, loops: [EventLoop], handler: @escaping HTTPHandler) {
+        self.init(configuration: configuration, loops: loops, ownsLoops: false, handler: handler)
+    }
+
+    private init(configuration: HTTPServerConfiguration, loops: [EventLoop], ownsLoops: Bool, handler: @escaping HTTPHandler) {
+        precondition(!loops.isEmpty, "an HTTP server needs an event loop")
         self.configuration = configuration
         let core = HTTPServerCore(configuration: configuration, handler: handler)
         self.core = core
-        loops = (0..<max(1, configuration.eventLoops)).map { index in
-            HTTPServerLoop(loop: EventLoop(name: "http-\(index)"), core: core)
-        }
+        self.loops = loops.map { HTTPServerLoop(loop: $0, core: core) }
+        self.ownsLoops = ownsLoops
     }
 
     /// The port the server listens on (the kernel's pick when configured with port 0).
@@ -78,7 +93,7 @@ public final class HTTPServer: Sendable {
 
     /// Stops accepting, closes idle connections, lets requests in flight finish and their
     /// responses go out (with `Connection: close`) for up to `gracePeriod`, then closes the rest
-    /// and stops the event loops.
+    /// and stops the event loops it made.
     public func shutdown(gracePeriod: Duration = .seconds(10)) async {
         // Whichever comes first: every loop drained, or the grace period over.
         let remaining = Mutex(loops.count)
@@ -103,7 +118,7 @@ public final class HTTPServer: Sendable {
                     done.resume()
                 }
             }
-            serverLoop.loop.shutdown()
+            if ownsLoops { serverLoop.loop.shutdown() }
         }
     }
 }

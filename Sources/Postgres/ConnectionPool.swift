@@ -5,6 +5,12 @@ import Synchronization
 /// wait in FIFO order up to the acquire timeout, and every lease comes back, also on errors and
 /// cancellation, when borrowed through ``withConnection(_:)``.
 ///
+/// The pool is split into one partition per event loop it is given, each holding its share of
+/// `maxConnections` on its loop. A caller running on one of those loops (an HTTP request
+/// handled on the loop that also drives its partition) gets a connection of its own loop, so
+/// the query is sent, answered and resumed on one thread with no hand-over between threads;
+/// other callers take the partitions in turn. With one loop this is a plain pool.
+///
 /// Broken connections never go back into rotation: an idle connection whose backend dies is
 /// noticed by the event loop and dropped, one that has sat idle past `idleCheckInterval` is
 /// pinged before it is lent, and one that fails a query is replaced on return. So after a
@@ -16,7 +22,7 @@ import Synchronization
 /// let count = try await pool.withConnection { try await $0.query("SELECT count(*) FROM contacts") }
 /// ```
 public final class ConnectionPool: Sendable {
-    /// Counts for metrics and tests; a snapshot taken under the pool's lock.
+    /// Counts for metrics and tests; summed over the partitions, each taken under its lock.
     public struct Statistics: Sendable, Equatable {
         /// Open connections: idle plus leased.
         public var size: Int
@@ -30,51 +36,43 @@ public final class ConnectionPool: Sendable {
         public var acquireTimeouts: Int
         /// Failed connection attempts since the pool started.
         public var connectFailures: Int
-    }
 
-    private typealias Machine = PoolStateMachine<PostgresConnection>
+        static let zero = Statistics(size: 0, inUse: 0, idle: 0, opening: 0, waiting: 0, acquireTimeouts: 0, connectFailures: 0)
 
-    private struct Waiter {
-        let continuation: CheckedContinuation<PoolLease<PostgresConnection>, Error>
-    }
-
-    private struct Shared {
-        var machine: Machine
-        var waiters: [Machine.WaiterID: Waiter] = [:]
-        var nextWaiterID: Machine.WaiterID = 0
-        var timerArmed = false
-        var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
-        var acquireTimeouts = 0
-        var connectFailures = 0
-        var lastConnectError: PostgresError?
+        static func + (lhs: Self, rhs: Self) -> Self {
+            Statistics(size: lhs.size + rhs.size, inUse: lhs.inUse + rhs.inUse, idle: lhs.idle + rhs.idle,
+                       opening: lhs.opening + rhs.opening, waiting: lhs.waiting + rhs.waiting,
+                       acquireTimeouts: lhs.acquireTimeouts + rhs.acquireTimeouts,
+                       connectFailures: lhs.connectFailures + rhs.connectFailures)
+        }
     }
 
     public let configuration: ConnectionPoolConfiguration
     public let connectionConfiguration: PostgresConfiguration
-    /// The loop that drives the pool's connections and its acquire-timeout timer.
-    public let loop: EventLoop
-    private let shared: Mutex<Shared>
+    private let partitions: [ConnectionPoolPartition]
+    private let nextPartition = Atomic<Int>(0)
 
-    public init(configuration: ConnectionPoolConfiguration, connection: PostgresConfiguration, loop: EventLoop) {
+    /// A pool whose connections all live on `loop`.
+    public convenience init(configuration: ConnectionPoolConfiguration, connection: PostgresConfiguration, loop: EventLoop) {
+        self.init(configuration: configuration, connection: connection, loops: [loop])
+    }
+
+    /// A pool with one partition per loop (as many as `maxConnections` allows), the connections
+    /// shared out as evenly as they go.
+    public init(configuration: ConnectionPoolConfiguration, connection: PostgresConfiguration, loops: [EventLoop]) {
+        precondition(!loops.isEmpty, "a connection pool needs an event loop")
         self.configuration = configuration
         self.connectionConfiguration = connection
-        self.loop = loop
-        self.shared = Mutex(Shared(machine: Machine(maxConnections: configuration.maxConnections)))
+        let count = max(1, min(loops.count, configuration.maxConnections))
+        partitions = (0..<count).map { index in
+            var share = configuration
+            share.maxConnections = configuration.maxConnections / count + (index < configuration.maxConnections % count ? 1 : 0)
+            return ConnectionPoolPartition(configuration: share, connection: connection, loop: loops[index])
+        }
     }
 
     public var statistics: Statistics {
-        shared.withLock { shared in
-            let machine = shared.machine
-            return Statistics(
-                size: machine.idleCount + machine.leasedCount,
-                inUse: machine.leasedCount,
-                idle: machine.idleCount,
-                opening: machine.openingCount,
-                waiting: machine.waiterCount,
-                acquireTimeouts: shared.acquireTimeouts,
-                connectFailures: shared.connectFailures
-            )
-        }
+        partitions.reduce(.zero) { $0 + $1.statistics }
     }
 
     /// Lends a connection to `body` and takes it back afterwards, whatever `body` does.
@@ -86,173 +84,34 @@ public final class ConnectionPool: Sendable {
     /// Throws ``ConnectionPoolError`` when no connection could be lent, ``PostgresError``
     /// (`.connectionFailed`) when a new one could not be opened, or whatever `body` throws.
     public func withConnection<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
-        var attempt = 0
-        while true {
-            attempt += 1
-            let connection = try await lease()
-            let sentBefore = connection.sentCount
-            do {
-                let result = try await body(connection)
-                release(connection)
-                return result
-            } catch let error as PostgresError where error.isConnectionError && attempt == 1 && connection.sentCount == sentBefore {
-                release(connection)
-                continue
-            } catch {
-                release(connection)
-                throw error
-            }
-        }
+        try await partitionForCaller().withConnection(body)
     }
 
     /// Takes a connection out of the pool; it must be handed back with ``release(_:)``.
     public func lease() async throws -> PostgresConnection {
-        while true {
-            let lease = try await acquire()
-            let connection = lease.connection
-            if connection.isClosed {
-                release(connection)
-                continue
-            }
-            if MonotonicClock.now() &- lease.idleSince > MonotonicClock.nanoseconds(configuration.idleCheckInterval) {
-                do {
-                    try await connection.ping()
-                } catch {
-                    release(connection)
-                    continue
-                }
-            }
-            return connection
-        }
+        try await partitionForCaller().lease()
     }
 
     /// Returns a leased connection. A closed one, or one left inside a transaction, is closed
     /// and replaced instead of being lent again. Releasing a connection twice, or one this pool
     /// did not lend, does nothing.
     public func release(_ connection: PostgresConnection) {
-        let reusable = !connection.isClosed && connection.isIdleOutsideTransaction
-        let actions = shared.withLock { $0.machine.release(connection, reusable: reusable, now: MonotonicClock.now()) }
-        perform(actions)
+        partitions.first { $0.loop === connection.loop }?.release(connection)
     }
 
     /// Stops lending, fails waiting callers with ``ConnectionPoolError/poolShutdown``, waits for
     /// leased connections to come back and closes every connection.
     public func shutdown() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let (actions, alreadyDown) = shared.withLock { shared -> (PoolActions<PostgresConnection>, Bool) in
-                if shared.machine.state == .shutDown { return (PoolActions(), true) }
-                shared.shutdownWaiters.append(continuation)
-                return (shared.machine.shutdown(), false)
-            }
-            if alreadyDown { continuation.resume() }
-            perform(actions)
-        }
-        // Every close was queued on the loop before shutdown completed; once the loop has run
-        // this job, their sockets are released.
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            loop.execute { continuation.resume() }
+        await withTaskGroup(of: Void.self) { group in
+            for partition in partitions { group.addTask { await partition.shutdown() } }
         }
     }
 
-    // MARK: Waiting
-
-    private func acquire() async throws -> PoolLease<PostgresConnection> {
-        let id = shared.withLock { shared -> Machine.WaiterID in
-            shared.nextWaiterID += 1
-            return shared.nextWaiterID
-        }
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<PoolLease<PostgresConnection>, Error>) in
-                let deadline = MonotonicClock.deadline(after: configuration.acquireTimeout)
-                let (actions, armTimer) = shared.withLock { shared -> (PoolActions<PostgresConnection>, Bool) in
-                    shared.waiters[id] = Waiter(continuation: continuation)
-                    var actions = shared.machine.acquire(id, deadline: deadline)
-                    // Cancelled before we got here: the handler below found nothing to remove.
-                    if Task.isCancelled, shared.machine.removeWaiter(id) {
-                        actions.failures.append((id, .cancelled))
-                    }
-                    let arm = !shared.timerArmed && shared.machine.nextDeadline != nil
-                    if arm { shared.timerArmed = true }
-                    return (actions, arm)
-                }
-                perform(actions)
-                if armTimer { loop.execute { self.armTimer() } }
-            }
-        } onCancel: {
-            let removed = shared.withLock { $0.machine.removeWaiter(id) }
-            if removed { perform(PoolActions(failures: [(id, .cancelled)])) }
-        }
-    }
-
-    /// On the loop thread: fires at the oldest waiter's deadline, fails the expired waiters and
-    /// re-arms for the next one while any remain.
-    private func armTimer() {
-        let deadline = shared.withLock { shared -> UInt64? in
-            if let next = shared.machine.nextDeadline { return next }
-            shared.timerArmed = false
-            return nil
-        }
-        guard let deadline else { return }
-        let now = MonotonicClock.now()
-        let delay = Duration.nanoseconds(Int64(clamping: deadline > now ? deadline - now : 0))
-        loop.scheduleTimer(after: delay) { [self] in
-            let actions = shared.withLock { shared in
-                let actions = shared.machine.expireWaiters(now: MonotonicClock.now())
-                shared.acquireTimeouts += actions.failures.count
-                return actions
-            }
-            perform(actions)
-            armTimer()
-        }
-    }
-
-    // MARK: Performing actions (never under the lock)
-
-    private func perform(_ actions: PoolActions<PostgresConnection>) {
-        var resumptions: [(Waiter, Swift.Result<PoolLease<PostgresConnection>, Error>)] = []
-        var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
-        shared.withLock { shared in
-            for lease in actions.leases {
-                if let waiter = shared.waiters.removeValue(forKey: lease.waiter) { resumptions.append((waiter, .success(lease))) }
-            }
-            for (id, error) in actions.failures {
-                if let waiter = shared.waiters.removeValue(forKey: id) { resumptions.append((waiter, .failure(error))) }
-            }
-            let connectError = shared.lastConnectError
-                ?? PostgresError(kind: .connectionFailed, message: "could not connect to PostgreSQL")
-            for id in actions.connectFailures {
-                if let waiter = shared.waiters.removeValue(forKey: id) { resumptions.append((waiter, .failure(connectError))) }
-            }
-            if actions.shutdownComplete {
-                shutdownWaiters = shared.shutdownWaiters
-                shared.shutdownWaiters.removeAll()
-            }
-        }
-        for (waiter, result) in resumptions { waiter.continuation.resume(with: result) }
-        for connection in actions.closes { connection.closeInBackground() }
-        for _ in 0..<actions.connectionsToOpen { openConnection() }
-        for waiter in shutdownWaiters { waiter.resume() }
-    }
-
-    private func openConnection() {
-        Task {
-            do {
-                let connection = try await PostgresConnection.connect(connectionConfiguration, on: loop)
-                connection.onClose { [weak self, weak connection] _ in
-                    guard let self, let connection else { return }
-                    self.shared.withLock { $0.machine.idleConnectionClosed(connection) }
-                }
-                let actions = shared.withLock { $0.machine.connectionOpened(connection, now: MonotonicClock.now()) }
-                perform(actions)
-            } catch {
-                let actions = shared.withLock { shared in
-                    shared.connectFailures += 1
-                    shared.lastConnectError = error as? PostgresError
-                        ?? PostgresError(kind: .connectionFailed, message: "\(error)")
-                    return shared.machine.connectionOpenFailed()
-                }
-                perform(actions)
-            }
-        }
+    /// The partition of the loop the caller runs on, else the next one in turn.
+    private func partitionForCaller() -> ConnectionPoolPartition {
+        if partitions.count == 1 { return partitions[0] }
+        if let own = partitions.first(where: { $0.loop.inEventLoop }) { return own }
+        let turn = nextPartition.add(1, ordering: .relaxed).newValue
+        return partitions[turn % partitions.count]
     }
 }

@@ -55,9 +55,12 @@ struct ServeCommand: AsyncParsableCommand {
         let (applied, total) = try await database.migrate()
         log("schema: \(applied.count) migration(s) applied, \(total) in all")
 
+        // One set of loops for both: a request's queries go out on a connection of the loop that
+        // handles the request, so no thread hands work to another (ConnectionPool).
+        let loops = (0..<settings.eventLoops).map { EventLoop(name: "loop-\($0)") }
         let pool = ConnectionPool(
             configuration: ConnectionPoolConfiguration(maxConnections: settings.poolSize, acquireTimeout: .seconds(settings.acquireTimeout)),
-            connection: database.postgres, loop: EventLoop(name: "pg-loop"))
+            connection: database.postgres, loops: loops)
         let metrics = MetricsRegistry()
         let document = FileManager.default.contents(atPath: CheckoutFile.path("openapi.yaml")).map(Array.init) ?? []
         let api = ContactsAPI(store: ContactStore(pool: pool), trustedProxies: settings.trustedProxies, openAPIDocument: document) { error in
@@ -75,7 +78,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.idleTimeout = .seconds(settings.idleTimeout)
         configuration.maxConnections = settings.maxConnections
         configuration.errorResponse = ContactsAPI.protocolErrorResponse
-        let server = HTTPServer(configuration: configuration, handler: service.handle)
+        let server = HTTPServer(configuration: configuration, loops: loops, handler: service.handle)
         service.observe(server)
         try server.start()
         log("listening on \(settings.host) port \(server.port)")
@@ -87,6 +90,7 @@ struct ServeCommand: AsyncParsableCommand {
         // few seconds to take its connections back, then the process ends anyway.
         accessLog.close()
         if await Deadline.run(within: .seconds(5), otherwise: false, { await pool.shutdown(); return true }) {
+            loops.forEach { $0.shutdown() }
             log("stopped")
         } else {
             log("stopped; database connections still busy were abandoned")

@@ -1,4 +1,4 @@
 \set id random(:min_id, :max_id)
 \set after 0
 \set limit 100
-WITH page AS (SELECT c AS contact, row_number() OVER (ORDER BY c.contact_id) AS position FROM contacts c WHERE crm_key_grants(decode(:key_hash, 'hex'), 1::bigint) AND c.listing_id = 1::bigint AND c.contact_id > :after::bigint AND c.contact_id = :id::bigint ORDER BY c.contact_id LIMIT :limit::int + 1) SELECT crm_key_grants(decode(:key_hash, 'hex'), 1::bigint), coalesce((SELECT json_agg(crm_contact_json(contact) ORDER BY position) FROM page WHERE position <= :limit::int), '[]')::text, (SELECT count(*) FROM page WHERE position <= :limit::int)::int, (SELECT (contact).contact_id FROM page WHERE position = :limit::int AND EXISTS (SELECT 1 FROM page WHERE position > :limit::int));
+SELECT c.contact_id, crm_contact_json(c)::text FROM contacts c WHERE EXISTS (SELECT FROM crm_granted_listing(decode(:key_hash, 'hex'), 1::bigint)) AND c.listing_id = 1::bigint AND c.contact_id > :after::bigint AND c.contact_id = :id::bigint ORDER BY c.contact_id LIMIT :limit::int + 1;

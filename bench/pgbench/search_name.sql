@@ -1,4 +1,7 @@
-\set h random(65536, 1048575)
+\set n random(0, :seed - 1)
+\set a (:n * 2654435761) % 16777216
+\set b (:n * 40503 + 12345) % 16777216
+\set offset random(1, 8)
 \set after 0
 \set limit 20
-WITH page AS (SELECT c AS contact, row_number() OVER (ORDER BY c.contact_id) AS position FROM contacts c WHERE crm_key_grants(decode(:key_hash, 'hex'), 1::bigint) AND c.listing_id = 1::bigint AND c.contact_id > :after::bigint AND lower(c.last_name) LIKE '%' || crm_like_literal(lower(to_hex(:h::int))) || '%' ORDER BY c.contact_id LIMIT :limit::int + 1) SELECT crm_key_grants(decode(:key_hash, 'hex'), 1::bigint), coalesce((SELECT json_agg(crm_contact_json(contact) ORDER BY position) FROM page WHERE position <= :limit::int), '[]')::text, (SELECT count(*) FROM page WHERE position <= :limit::int)::int, (SELECT (contact).contact_id FROM page WHERE position = :limit::int AND EXISTS (SELECT 1 FROM page WHERE position > :limit::int));
+SELECT c.contact_id, crm_contact_json(c)::text FROM contacts c WHERE EXISTS (SELECT FROM crm_granted_listing(decode(:key_hash, 'hex'), 1::bigint)) AND c.listing_id = 1::bigint AND c.contact_id > :after::bigint AND lower(c.last_name) LIKE '%' || crm_like_literal(lower(substr(lpad(to_hex(:a), 6, '0') || lpad(to_hex(:b), 6, '0'), :offset, 5))) || '%' ORDER BY c.contact_id LIMIT :limit::int + 1;

@@ -27,3 +27,9 @@ end
 function crm.existing_email()
   return "bench" .. math.random(0, crm.contacts - 1) .. "%40example.com"
 end
+
+-- Contact N's last name: 12 hex digits that look random but are computed from N, so that a
+-- search can pick a piece of an existing name (bench/pgbench/search_name.sql computes the same).
+function crm.last_name(n)
+  return string.format("%06x%06x", (n * 2654435761) % 16777216, (n * 40503 + 12345) % 16777216)
+end

@@ -1,9 +1,8 @@
--- GET searching a 5-letter substring of last names (seed.lua gives each contact a hex last name).
+-- GET searching a 5-letter piece of an existing contact's last name (see crm.last_name).
 --   wrk -t2 -c64 -d30s -s bench/wrk/search_name.lua http://localhost:8080
 dofile("bench/wrk/common.lua")
-local hex = "0123456789abcdef"
 request = function()
-  local term = ""
-  for _ = 1, 5 do local i = math.random(1, 16); term = term .. hex:sub(i, i) end
+  local offset = math.random(1, 8)
+  local term = crm.last_name(math.random(0, crm.contacts - 1)):sub(offset, offset + 4)
   return wrk.format("GET", crm.path .. "?last_name=" .. term .. "&limit=20", crm.auth)
 end

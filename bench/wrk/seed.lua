@@ -1,6 +1,6 @@
 -- Creates contacts bench<N>@example.com for N below CRM_CONTACTS (each thread takes every
--- THREADS-th number; pass the same -t as THREADS). Last names are 12 hex digits, so
--- search_name.lua's 5-letter terms find a few. Stop wrk when it reports ~CRM_CONTACTS requests:
+-- THREADS-th number; pass the same -t as THREADS). Contact N's last name is
+-- crm.last_name(N), 12 hex digits, so search_name.lua's 5-letter pieces of them always match. Stop wrk when it reports ~CRM_CONTACTS requests:
 --   THREADS=2 wrk -t2 -c2 -d600s -s bench/wrk/seed.lua http://localhost:8080
 dofile("bench/wrk/common.lua")
 local threads = tonumber(os.getenv("THREADS") or "1")
@@ -12,7 +12,7 @@ request = function()
   if n < 0 or n >= crm.contacts then
     return wrk.format("GET", "/healthz")
   end
-  local last = string.format("%06x%06x", math.random(0, 16777215), math.random(0, 16777215))
+  local last = crm.last_name(n)
   return wrk.format("POST", crm.path, crm.form,
     "email=bench" .. n .. "%40example.com&first_name=Bench" .. n .. "&last_name=" .. last)
 end

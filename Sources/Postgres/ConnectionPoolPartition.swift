@@ -1,0 +1,235 @@
+import Reactor
+import Synchronization
+
+/// One event loop's share of a ``ConnectionPool``: its connections all live on `loop`, at most
+/// `maxConnections` of them, and callers beyond that wait in FIFO order up to the acquire
+/// timeout (``PoolStateMachine`` decides; this class performs its actions).
+///
+/// Broken connections never go back into rotation: an idle connection whose backend dies is
+/// noticed by the event loop and dropped, one that has sat idle past `idleCheckInterval` is
+/// pinged before it is lent, and one that fails a query is replaced on return.
+final class ConnectionPoolPartition: Sendable {
+    private typealias Machine = PoolStateMachine<PostgresConnection>
+
+    private struct Waiter {
+        let continuation: CheckedContinuation<PoolLease<PostgresConnection>, Error>
+    }
+
+    private struct Shared {
+        var machine: Machine
+        var waiters: [Machine.WaiterID: Waiter] = [:]
+        var nextWaiterID: Machine.WaiterID = 0
+        var timerArmed = false
+        var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
+        var acquireTimeouts = 0
+        var connectFailures = 0
+        var lastConnectError: PostgresError?
+    }
+
+    let configuration: ConnectionPoolConfiguration
+    let connectionConfiguration: PostgresConfiguration
+    /// The loop that drives the partition's connections and its acquire-timeout timer.
+    let loop: EventLoop
+    private let shared: Mutex<Shared>
+
+    init(configuration: ConnectionPoolConfiguration, connection: PostgresConfiguration, loop: EventLoop) {
+        self.configuration = configuration
+        self.connectionConfiguration = connection
+        self.loop = loop
+        self.shared = Mutex(Shared(machine: Machine(maxConnections: configuration.maxConnections)))
+    }
+
+    var statistics: ConnectionPool.Statistics {
+        shared.withLock { shared in
+            let machine = shared.machine
+            return ConnectionPool.Statistics(
+                size: machine.idleCount + machine.leasedCount,
+                inUse: machine.leasedCount,
+                idle: machine.idleCount,
+                opening: machine.openingCount,
+                waiting: machine.waiterCount,
+                acquireTimeouts: shared.acquireTimeouts,
+                connectFailures: shared.connectFailures
+            )
+        }
+    }
+
+    /// Lends a connection to `body` and takes it back afterwards, whatever `body` does.
+    ///
+    /// If the connection turns out to be dead before `body` sent anything on it (its backend
+    /// died while it sat idle), `body` runs once more on another connection: nothing reached
+    /// the server, so nothing can run twice.
+    ///
+    /// Throws ``ConnectionPoolError`` when no connection could be lent, ``PostgresError``
+    /// (`.connectionFailed`) when a new one could not be opened, or whatever `body` throws.
+    func withConnection<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let connection = try await lease()
+            let sentBefore = connection.sentCount
+            do {
+                let result = try await body(connection)
+                release(connection)
+                return result
+            } catch let error as PostgresError where error.isConnectionError && attempt == 1 && connection.sentCount == sentBefore {
+                release(connection)
+                continue
+            } catch {
+                release(connection)
+                throw error
+            }
+        }
+    }
+
+    /// Takes a connection out of the pool; it must be handed back with ``release(_:)``.
+    func lease() async throws -> PostgresConnection {
+        while true {
+            let lease = try await acquire()
+            let connection = lease.connection
+            if connection.isClosed {
+                release(connection)
+                continue
+            }
+            if MonotonicClock.now() &- lease.idleSince > MonotonicClock.nanoseconds(configuration.idleCheckInterval) {
+                do {
+                    try await connection.ping()
+                } catch {
+                    release(connection)
+                    continue
+                }
+            }
+            return connection
+        }
+    }
+
+    /// Returns a leased connection. A closed one, or one left inside a transaction, is closed
+    /// and replaced instead of being lent again. Releasing a connection twice, or one this pool
+    /// did not lend, does nothing.
+    func release(_ connection: PostgresConnection) {
+        let reusable = !connection.isClosed && connection.isIdleOutsideTransaction
+        let actions = shared.withLock { $0.machine.release(connection, reusable: reusable, now: MonotonicClock.now()) }
+        perform(actions)
+    }
+
+    /// Stops lending, fails waiting callers with ``ConnectionPoolError/poolShutdown``, waits for
+    /// leased connections to come back and closes every connection.
+    func shutdown() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let (actions, alreadyDown) = shared.withLock { shared -> (PoolActions<PostgresConnection>, Bool) in
+                if shared.machine.state == .shutDown { return (PoolActions(), true) }
+                shared.shutdownWaiters.append(continuation)
+                return (shared.machine.shutdown(), false)
+            }
+            if alreadyDown { continuation.resume() }
+            perform(actions)
+        }
+        // Every close was queued on the loop before shutdown completed; once the loop has run
+        // this job, their sockets are released.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            loop.execute { continuation.resume() }
+        }
+    }
+
+    // MARK: Waiting
+
+    private func acquire() async throws -> PoolLease<PostgresConnection> {
+        let id = shared.withLock { shared -> Machine.WaiterID in
+            shared.nextWaiterID += 1
+            return shared.nextWaiterID
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<PoolLease<PostgresConnection>, Error>) in
+                let deadline = MonotonicClock.deadline(after: configuration.acquireTimeout)
+                let (actions, armTimer) = shared.withLock { shared -> (PoolActions<PostgresConnection>, Bool) in
+                    shared.waiters[id] = Waiter(continuation: continuation)
+                    var actions = shared.machine.acquire(id, deadline: deadline)
+                    // Cancelled before we got here: the handler below found nothing to remove.
+                    if Task.isCancelled, shared.machine.removeWaiter(id) {
+                        actions.failures.append((id, .cancelled))
+                    }
+                    let arm = !shared.timerArmed && shared.machine.nextDeadline != nil
+                    if arm { shared.timerArmed = true }
+                    return (actions, arm)
+                }
+                perform(actions)
+                if armTimer { loop.execute { self.armTimer() } }
+            }
+        } onCancel: {
+            let removed = shared.withLock { $0.machine.removeWaiter(id) }
+            if removed { perform(PoolActions(failures: [(id, .cancelled)])) }
+        }
+    }
+
+    /// On the loop thread: fires at the oldest waiter's deadline, fails the expired waiters and
+    /// re-arms for the next one while any remain.
+    private func armTimer() {
+        let deadline = shared.withLock { shared -> UInt64? in
+            if let next = shared.machine.nextDeadline { return next }
+            shared.timerArmed = false
+            return nil
+        }
+        guard let deadline else { return }
+        let now = MonotonicClock.now()
+        let delay = Duration.nanoseconds(Int64(clamping: deadline > now ? deadline - now : 0))
+        loop.scheduleTimer(after: delay) { [self] in
+            let actions = shared.withLock { shared in
+                let actions = shared.machine.expireWaiters(now: MonotonicClock.now())
+                shared.acquireTimeouts += actions.failures.count
+                return actions
+            }
+            perform(actions)
+            armTimer()
+        }
+    }
+
+    // MARK: Performing actions (never under the lock)
+
+    private func perform(_ actions: PoolActions<PostgresConnection>) {
+        var resumptions: [(Waiter, Swift.Result<PoolLease<PostgresConnection>, Error>)] = []
+        var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
+        shared.withLock { shared in
+            for lease in actions.leases {
+                if let waiter = shared.waiters.removeValue(forKey: lease.waiter) { resumptions.append((waiter, .success(lease))) }
+            }
+            for (id, error) in actions.failures {
+                if let waiter = shared.waiters.removeValue(forKey: id) { resumptions.append((waiter, .failure(error))) }
+            }
+            let connectError = shared.lastConnectError
+                ?? PostgresError(kind: .connectionFailed, message: "could not connect to PostgreSQL")
+            for id in actions.connectFailures {
+                if let waiter = shared.waiters.removeValue(forKey: id) { resumptions.append((waiter, .failure(connectError))) }
+            }
+            if actions.shutdownComplete {
+                shutdownWaiters = shared.shutdownWaiters
+                shared.shutdownWaiters.removeAll()
+            }
+        }
+        for (waiter, result) in resumptions { waiter.continuation.resume(with: result) }
+        for connection in actions.closes { connection.closeInBackground() }
+        for _ in 0..<actions.connectionsToOpen { openConnection() }
+        for waiter in shutdownWaiters { waiter.resume() }
+    }
+
+    private func openConnection() {
+        Task {
+            do {
+                let connection = try await PostgresConnection.connect(connectionConfiguration, on: loop)
+                connection.onClose { [weak self, weak connection] _ in
+                    guard let self, let connection else { return }
+                    self.shared.withLock { $0.machine.idleConnectionClosed(connection) }
+                }
+                let actions = shared.withLock { $0.machine.connectionOpened(connection, now: MonotonicClock.now()) }
+                perform(actions)
+            } catch {
+                let actions = shared.withLock { shared in
+                    shared.connectFailures += 1
+                    shared.lastConnectError = error as? PostgresError
+                        ?? PostgresError(kind: .connectionFailed, message: "\(error)")
+                    return shared.machine.connectionOpenFailed()
+                }
+                perform(actions)
+            }
+        }
+    }
+}
