@@ -13,7 +13,7 @@ LOCAL_PG := scripts/local-postgres.sh
 # Recipes expand this when they run, i.e. after `database` has started the private cluster.
 DB_URL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell bash $(LOCAL_PG) url))
 
-.PHONY: all build run crm test database stop-db db-url packages clean fuzz bench bench-http check-compose
+.PHONY: all build run crm test database stop-db db-url packages clean fuzz bench bench-instructions bench-http check-compose
 
 all: build
 
@@ -59,6 +59,11 @@ fuzz:
 # Every scenario against its database ceiling (pgbench); SEED, DURATION, CONNECTIONS, SCENARIOS.
 bench:
 	bash bench/run.sh
+
+# Instructions per request (valgrind callgrind) for parsing, parameters, the database call and
+# rendering: stable where timings drift. REQUESTS per kind (500).
+bench-instructions:
+	bash bench/instructions.sh
 
 # The HTTP layer against nginx serving the same bytes (wrk, 64 connections); prints the ratio.
 bench-http:

@@ -31,19 +31,21 @@ public struct APIKey: Sendable, Hashable {
         guard let header else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let token = parts[1].trimmingCharacters(in: " \t")
+        let token = parts[1].trimmingSpacesAndTabs()
         guard !token.isEmpty, token.utf8.count <= 200, token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { return nil }
         return APIKey(token)
     }
 }
 
 extension StringProtocol {
-    /// Without leading and trailing characters from `set` (Unicode scalars).
-    func trimmingCharacters(in set: String) -> String {
-        let scalars = Set(set.unicodeScalars)
-        var view = Substring(self).unicodeScalars[...]
-        while let first = view.first, scalars.contains(first) { view = view.dropFirst() }
-        while let last = view.last, scalars.contains(last) { view = view.dropLast() }
-        return String(String.UnicodeScalarView(view))
+    /// Without leading and trailing spaces and tabs (HTTP's optional whitespace). Works on the
+    /// UTF-8 bytes: both are ASCII, so no multi-byte character can be cut.
+    func trimmingSpacesAndTabs() -> String {
+        let bytes = Substring(self).utf8
+        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        guard let start = bytes.firstIndex(where: { !isBlank($0) }), let last = bytes.lastIndex(where: { !isBlank($0) }) else {
+            return ""
+        }
+        return String(Substring(bytes[start...last]))
     }
 }

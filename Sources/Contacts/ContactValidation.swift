@@ -56,6 +56,18 @@ public enum ContactValidation {
     public static func email(_ text: String?) throws(APIError) -> String? {
         guard let text, !text.isEmpty else { return nil }
         let invalid = APIError.invalid("email", "email must be an address like name@example.com.")
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            // ASCII (nearly every address): the same rules on bytes, without Unicode property lookups.
+            let bytes = Array(text.utf8)
+            guard bytes.count <= emailMaxLength, !bytes.contains(where: { $0 <= 0x20 || $0 == 0x7f }),
+                  bytes.filter({ $0 == UInt8(ascii: "@") }).count == 1, let at = bytes.firstIndex(of: UInt8(ascii: "@"))
+            else { throw invalid }
+            let local = bytes[..<at], domain = bytes[(at + 1)...]
+            guard !local.isEmpty, local.count <= emailLocalMaxLength, domain.contains(UInt8(ascii: ".")),
+                  domain.first != UInt8(ascii: "."), domain.last != UInt8(ascii: ".")
+            else { throw invalid }
+            return text
+        }
         guard text.unicodeScalars.count <= emailMaxLength,
               !text.unicodeScalars.contains(where: { isControl($0) || $0.properties.isWhitespace })
         else { throw invalid }

@@ -130,7 +130,7 @@ public struct ContactsAPI: Sendable {
     /// peer is a trusted proxy and the entry is an address, else the peer itself.
     private func clientAddress(of request: HTTPRequest) -> String {
         if trustedProxies.contains(request.peerAddress),
-           let forwarded = request.headers["X-Forwarded-For"]?.split(separator: ",").first?.trimmingCharacters(in: " \t"),
+           let forwarded = request.headers["X-Forwarded-For"]?.split(separator: ",").first?.trimmingSpacesAndTabs(),
            ContactValidation.isIPAddress(forwarded) {
             return forwarded
         }

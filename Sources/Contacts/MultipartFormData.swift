@@ -49,8 +49,8 @@ enum MultipartFormData {
             guard parts.count == 2, parts[0].lowercased() == "content-disposition" else { continue }
             for parameter in parts[1].split(separator: ";").dropFirst() {
                 let pair = parameter.split(separator: "=", maxSplits: 1)
-                guard pair.count == 2, pair[0].trimmingCharacters(in: " \t").lowercased() == "name" else { continue }
-                var value = pair[1].trimmingCharacters(in: " \t")
+                guard pair.count == 2, pair[0].trimmingSpacesAndTabs().lowercased() == "name" else { continue }
+                var value = pair[1].trimmingSpacesAndTabs()
                 if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
                 return value
             }

@@ -50,24 +50,33 @@ public struct RequestParameters: Sendable {
 
     /// Without leading and trailing white space (any Unicode white space: NBSP, ideographic…).
     static func trimmed(_ value: String) -> String {
+        // Most values neither start nor end with anything but an ASCII letter or digit: keep them.
+        if let first = value.utf8.first, let last = value.utf8.last, isPlainASCII(first), isPlainASCII(last) {
+            return value
+        }
         var scalars = Substring(value).unicodeScalars[...]
         while let first = scalars.first, first.properties.isWhitespace { scalars = scalars.dropFirst() }
         while let last = scalars.last, last.properties.isWhitespace { scalars = scalars.dropLast() }
         return String(String.UnicodeScalarView(scalars))
     }
 
+    /// A printable ASCII byte other than space: never white space, never part of a longer character.
+    private static func isPlainASCII(_ byte: UInt8) -> Bool {
+        byte > 0x20 && byte < 0x7f
+    }
+
     /// `type/subtype` in lower case and its parameters (names lower-cased, quotes removed).
     static func mediaType(_ header: String?) -> (String, [String: String]) {
         guard let header else { return ("", [:]) }
         let parts = header.split(separator: ";")
-        let type = parts.first.map { $0.trimmingCharacters(in: " \t").lowercased() } ?? ""
+        let type = parts.first.map { $0.trimmingSpacesAndTabs().lowercased() } ?? ""
         var parameters: [String: String] = [:]
         for part in parts.dropFirst() {
             let pair = part.split(separator: "=", maxSplits: 1)
             guard pair.count == 2 else { continue }
-            var value = pair[1].trimmingCharacters(in: " \t")
+            var value = pair[1].trimmingSpacesAndTabs()
             if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
-            parameters[pair[0].trimmingCharacters(in: " \t").lowercased()] = value
+            parameters[pair[0].trimmingSpacesAndTabs().lowercased()] = value
         }
         return (type, parameters)
     }
