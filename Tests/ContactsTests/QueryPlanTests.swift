@@ -1,0 +1,83 @@
+@testable import Contacts
+import Postgres
+import TestSupport
+import XCTest
+
+/// Every search statement the API sends reads contacts through an index, with the plan
+/// PostgreSQL keeps for a prepared statement (the generic plan), on listings big enough that a
+/// sequential scan would be the planner's choice if no index fitted. Also that the grant check
+/// and the contact renderer of sql/005 are inlined (no function call left in the plan).
+final class QueryPlanTests: XCTestCase {
+    private var database: TestDatabase!
+
+    override func setUp() async throws {
+        database = try await TestDatabase.create()
+        let connection = try await database.connect()
+        try await connection.simpleQuery("""
+            INSERT INTO listings (listing_id) VALUES (1), (2) ON CONFLICT DO NOTHING;
+            INSERT INTO contacts (listing_id, email, phone, first_name, last_name)
+            SELECT 1 + n % 2, 'plan' || n || '@example.com', (1000000000 + n)::text, 'First' || n, md5(n::text)
+              FROM generate_series(1, 40000) n;
+            ANALYZE;
+            """)
+        await connection.close()
+    }
+
+    override func tearDown() async throws {
+        await database?.drop()
+    }
+
+    /// The plan of `statement` as a prepared statement's generic plan, for `parameters`.
+    private func genericPlan(_ statement: PreparedStatement, _ parameters: [(any PostgresEncodable)?]) async throws -> String {
+        let connection = try await database.connect()
+        let literals: [String] = parameters.map { (value: (any PostgresEncodable)?) -> String in
+            guard let text = value?.postgresText else { return "NULL" }
+            return "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
+        }
+        let results = try await connection.simpleQuery("""
+            SET plan_cache_mode = force_generic_plan;
+            PREPARE planned AS \(statement.sql);
+            EXPLAIN (VERBOSE) EXECUTE planned(\(literals.joined(separator: ", ")));
+            """)
+        await connection.close()
+        return try results.last!.rows.map { try $0.decode(String.self, column: 0) }.joined(separator: "\n")
+    }
+
+    func testEverySearchReadsContactsThroughAnIndexAndCallsNoFunction() async throws {
+        let key = [UInt8](repeating: 7, count: 32)
+        var cases: [(String, ContactStore.SearchFilters)] = [("no filter", .init())]
+        var filters = ContactStore.SearchFilters()
+        filters.id = 12
+        cases.append(("id", filters))
+        filters = .init()
+        filters.email = "plan12@example.com"
+        cases.append(("email", filters))
+        filters = .init()
+        filters.phone = "1000000012"
+        cases.append(("phone", filters))
+        filters = .init()
+        filters.firstName = "rst12"
+        cases.append(("first_name", filters))
+        filters = .init()
+        filters.lastName = "c4ca4"
+        cases.append(("last_name", filters))
+        filters = .init()
+        filters.name = "first12 c4"
+        cases.append(("name", filters))
+        filters = .init()
+        filters.email = "plan12@example.com"
+        filters.lastName = "c4ca4"
+        filters.after = 5
+        cases.append(("email and last_name after 5", filters))
+
+        for (name, filters) in cases {
+            let (statement, parameters) = ContactSearchQuery.statement(keyHash: key, listing: 1, filters: filters)
+            let plan = try await genericPlan(statement, parameters)
+            XCTAssertFalse(plan.contains("Seq Scan on public.contacts"), "\(name):\n\(plan)")
+            XCTAssertTrue(plan.contains("Index") && plan.contains("contacts"), "\(name):\n\(plan)")
+            for function in ["crm_granted_listing", "crm_contact_json", "crm_key_grants"] {
+                XCTAssertFalse(plan.contains(function), "\(name): \(function) was not inlined:\n\(plan)")
+            }
+        }
+    }
+}
