@@ -10,11 +10,13 @@
 # writes bench/results/latest.json. Only ratios are meaningful: wrk, the server and PostgreSQL
 # share the machine's cores.
 #
-# Environment: SEED (100000), DURATION (10), CONNECTIONS (64), SCENARIOS (all), POOL (16).
+# Environment: SEED (100000), OTHERS (SEED: contacts put in listing 2 with SQL, so the
+# benchmarked listing shares its tables and indexes), DURATION (10), CONNECTIONS (64),
+# SCENARIOS (all), POOL (16), IDLE (10000 idle keep-alive connections held at the end for RSS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-SEED=${SEED:-100000} DURATION=${DURATION:-10} CONNECTIONS=${CONNECTIONS:-64} POOL=${POOL:-16}
+SEED=${SEED:-100000} OTHERS=${OTHERS:-${SEED:-100000}} IDLE=${IDLE:-10000} DURATION=${DURATION:-10} CONNECTIONS=${CONNECTIONS:-64} POOL=${POOL:-16}
 SCENARIOS=${SCENARIOS:-"get_by_email get_by_id search_name list_page put_update post_create delete_recreate mixed"}
 PORT=18180 NGINX_PORT=18182
 SWIFT=${SWIFT:-$(command -v swift || echo /opt/swift/usr/bin/swift)}
@@ -62,6 +64,10 @@ done
 kill $SEEDER; wait $SEEDER 2>/dev/null || true
 seed_rate=$(awk -v n="$SEED" -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f", n / (e - s) }')
 rss_seeded=$(rss)
+log "adding $OTHERS contacts to listing 2 (SQL)"
+sql "INSERT INTO listings (listing_id) VALUES (2) ON CONFLICT DO NOTHING;
+     INSERT INTO contacts (listing_id, email, first_name, last_name)
+     SELECT 2, 'other' || n || '@example.com', 'Other' || n, md5(n::text) FROM generate_series(1, $OTHERS) n" >/dev/null
 sql "VACUUM ANALYZE" >/dev/null
 read -r MIN_ID MAX_ID < <(sql "SELECT min(contact_id), max(contact_id) FROM contacts WHERE email LIKE 'bench%'" | tr '|' ' ')
 export CRM_MIN_ID=$MIN_ID CRM_MAX_ID=$MAX_ID
@@ -119,7 +125,16 @@ read -r nrps np50 np99 _ < <(wrk_run "http://127.0.0.1:$NGINX_PORT/healthz")
 sratio=$(awk -v a="$srps" -v b="$nrps" 'BEGIN { printf "%.2f", a / b }')
 printf '%-16s %10s %8s %8s %6s | %10s %8s %8s | %6s  (nginx)\n' static_healthz "$srps" "$sp50" "$sp99" "$sbad" "$nrps" "$np50" "$np99" "$sratio"
 rss_end=$(rss)
-printf '\ncreates/s while seeding: %s   RSS after seeding: %s MB, at the end: %s MB\n' "$seed_rate" "$rss_seeded" "$rss_end"
-json+="},\"static\":{\"rps\":$srps,\"p99_ms\":$sp99,\"nginx_rps\":$nrps,\"nginx_p99_ms\":$np99,\"ratio\":$sratio},\"rss_mb_end\":$rss_end}"
+# RSS while holding IDLE idle keep-alive connections (each answered one request first).
+python3 bench/idle_connections.py 127.0.0.1 "$PORT" "$IDLE" 3 > "$OUT/idle.txt" &
+IDLER=$!
+for _ in $(seq 1 120); do [[ -s $OUT/idle.txt ]] && break; sleep 0.5; done
+read -r idle_answered idle_open < "$OUT/idle.txt" || { idle_answered=0 idle_open=0; }
+rss_idle=$(rss)
+wait $IDLER 2>/dev/null || true
+printf '\ncreates/s while seeding: %s   RSS after seeding: %s MB, at the end: %s MB, holding %s idle connections (%s answered, %s open): %s MB\n' \
+  "$seed_rate" "$rss_seeded" "$rss_end" "$IDLE" "$idle_answered" "$idle_open" "$rss_idle"
+json+="},\"static\":{\"rps\":$srps,\"p99_ms\":$sp99,\"nginx_rps\":$nrps,\"nginx_p99_ms\":$np99,\"ratio\":$sratio},\"rss_mb_end\":$rss_end"
+json+=",\"idle_connections\":{\"held\":$IDLE,\"answered\":$idle_answered,\"open\":$idle_open,\"rss_mb\":$rss_idle}}"
 echo "$json" > "$OUT/latest.json"
 log "wrote $OUT/latest.json"

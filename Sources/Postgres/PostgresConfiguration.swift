@@ -5,6 +5,17 @@
 /// variables. Settings in ``overrides`` win over the connection string (tests use it to point
 /// at a scratch database: `overrides["dbname"] = "crm_test_1"`).
 public struct PostgresConfiguration: Sendable {
+    /// How ``PreparedStatement``s reach the server.
+    public enum StatementMode: String, Sendable, CaseIterable {
+        /// Prepared once per connection under the statement's name, then only executed: the
+        /// server parses and plans once (the default).
+        case named
+        /// Sent whole with every execution as the unnamed statement: for PgBouncer in
+        /// transaction pooling mode, where a named statement prepared on one server connection
+        /// is missing on the next.
+        case unnamed
+    }
+
     public var connectionString: String
     /// Reported in `pg_stat_activity.application_name`, unless the connection string sets one.
     public var applicationName: String
@@ -12,17 +23,20 @@ public struct PostgresConfiguration: Sendable {
     public var connectTimeout: Duration
     /// libpq keywords applied after the connection string, e.g. `dbname`, `options`.
     public var overrides: [String: String]
+    public var statementMode: StatementMode
 
     public init(
         connectionString: String,
         applicationName: String = "crm",
         connectTimeout: Duration = .seconds(5),
-        overrides: [String: String] = [:]
+        overrides: [String: String] = [:],
+        statementMode: StatementMode = .named
     ) {
         self.connectionString = connectionString
         self.applicationName = applicationName
         self.connectTimeout = connectTimeout
         self.overrides = overrides
+        self.statementMode = statementMode
     }
 
     /// The keyword/value pairs handed to `PQconnectStartParams` with `expand_dbname = 1`.

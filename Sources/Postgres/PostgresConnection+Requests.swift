@@ -26,7 +26,7 @@ extension PostgresConnection {
             fail(PostgresError(kind: .connectionClosed, message: lastErrorMessage()))
             return
         }
-        if case .prepared(let statement, _) = request.command, !preparedNames.contains(statement.name) {
+        if case .prepared(let statement, _) = request.command, sendsNamed(statement), !preparedNames.contains(statement.name) {
             current = InFlightRequest(request: request, stage: .preparing)
         } else {
             current = InFlightRequest(request: request, stage: .executing)
@@ -45,6 +45,10 @@ extension PostgresConnection {
         case (.prepared(let statement, let parameters), .preparing):
             countPrepare()
             sent = PQsendPrepare(handle, statement.name, statement.sql, Int32(parameters.count), nil)
+        case (.prepared(let statement, let parameters), .executing) where !sendsNamed(statement):
+            sent = CStringArray.with(parameters) { values in
+                PQsendQueryParams(handle, statement.sql, Int32(values.count), nil, values, nil, nil, 0)
+            }
         case (.prepared(let statement, let parameters), .executing):
             sent = CStringArray.with(parameters) { values in
                 PQsendQueryPrepared(handle, statement.name, Int32(values.count), values, nil, nil, 0)
@@ -58,6 +62,11 @@ extension PostgresConnection {
         }
         countSent()
         flush()
+    }
+
+    /// Whether `statement` is prepared under its name, or sent whole as the unnamed statement.
+    private func sendsNamed(_ statement: PreparedStatement) -> Bool {
+        statementMode == .named && !statement.plannedEachTime
     }
 
     /// Writes libpq's output buffer; while it cannot all be written, also wait for writability.

@@ -39,11 +39,14 @@ public final class PostgresConnection: @unchecked Sendable {
     /// The backend announced it is going away (a FATAL error while idle).
     var backendTerminated = false
     var preparedNames: Set<String> = []
+    /// Whether ``execute(_:_:)`` prepares named statements or sends the SQL each time.
+    let statementMode: PostgresConfiguration.StatementMode
     var closeHandlers: [@Sendable (PostgresError?) -> Void] = []
     var connectCompletion: ((Result<Void, PostgresError>) -> Void)?
     var connectTimer: TimerID?
 
-    init(loop: EventLoop) {
+    init(loop: EventLoop, statementMode: PostgresConfiguration.StatementMode = .named) {
+        self.statementMode = statementMode
         self.id = Self.nextID.add(1, ordering: .relaxed).oldValue
         self.loop = loop
     }
@@ -51,7 +54,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Opens a connection. Throws a ``PostgresError`` of kind `.connectionFailed` when the server
     /// cannot be reached, refuses the login, or does not answer within the configured timeout.
     public static func connect(_ configuration: PostgresConfiguration, on loop: EventLoop) async throws -> PostgresConnection {
-        let connection = PostgresConnection(loop: loop)
+        let connection = PostgresConnection(loop: loop, statementMode: configuration.statementMode)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
             loop.execute {
                 connection.startConnecting(configuration) { continuation.resume(with: $0.mapError { $0 }) }

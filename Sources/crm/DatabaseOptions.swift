@@ -13,8 +13,19 @@ struct DatabaseOptions: ParsableArguments {
             help: "Directory of the NNN_*.sql migration files (env: CRM_MIGRATIONS_DIR; default: ./sql, else the source tree's sql/).")
     var migrationsDirectory: String?
 
+    @Option(name: .customLong("statement-mode"),
+            help: "named (prepare once per connection) or unnamed (send the SQL each time, for PgBouncer transaction pooling) (env: CRM_STATEMENT_MODE; default named).")
+    var statementMode: String?
+
     var postgres: PostgresConfiguration {
-        PostgresConfiguration(connectionString: databaseURL ?? Environment.value("DATABASE_URL") ?? "")
+        get throws {
+            let modeName = statementMode ?? Environment.value("CRM_STATEMENT_MODE") ?? "named"
+            guard let mode = PostgresConfiguration.StatementMode(rawValue: modeName) else {
+                throw ValidationError("--statement-mode must be named or unnamed, not '\(modeName)'")
+            }
+            return PostgresConfiguration(connectionString: databaseURL ?? Environment.value("DATABASE_URL") ?? "",
+                                         statementMode: mode)
+        }
     }
 
     /// The migrations directory: flag, environment, `./sql`, then the `sql/` of the checkout this
@@ -26,7 +37,7 @@ struct DatabaseOptions: ParsableArguments {
     /// One connection on a loop of its own, for the administrative commands, to a database
     /// brought up to date first (so `crm key create` works before the first `crm serve`).
     func connect() async throws -> PostgresConnection {
-        let connection = try await PostgresConnection.connect(postgres, on: EventLoop(name: "crm-admin"))
+        let connection = try await PostgresConnection.connect(try postgres, on: EventLoop(name: "crm-admin"))
         do {
             try await Migrator(migrations: Migration.load(from: resolvedMigrationsDirectory)).migrate(on: connection)
         } catch {
@@ -39,7 +50,7 @@ struct DatabaseOptions: ParsableArguments {
     /// Applies pending migrations; returns those applied and how many there are in all.
     func migrate() async throws -> (applied: [Migration], total: Int) {
         let migrations = try Migration.load(from: resolvedMigrationsDirectory)
-        let connection = try await PostgresConnection.connect(postgres, on: EventLoop(name: "crm-migrate"))
+        let connection = try await PostgresConnection.connect(try postgres, on: EventLoop(name: "crm-migrate"))
         do {
             let applied = try await Migrator(migrations: migrations).migrate(on: connection)
             await connection.close()

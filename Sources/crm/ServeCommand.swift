@@ -60,7 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
         let loops = (0..<settings.eventLoops).map { EventLoop(name: "loop-\($0)") }
         let pool = ConnectionPool(
             configuration: ConnectionPoolConfiguration(maxConnections: settings.poolSize, acquireTimeout: .seconds(settings.acquireTimeout)),
-            connection: database.postgres, loops: loops)
+            connection: try database.postgres, loops: loops)
         let metrics = MetricsRegistry()
         let document = FileManager.default.contents(atPath: CheckoutFile.path("openapi.yaml")).map(Array.init) ?? []
         let api = ContactsAPI(store: ContactStore(pool: pool), trustedProxies: settings.trustedProxies, openAPIDocument: document) { error in

@@ -15,6 +15,39 @@ final class PreparedStatementTests: XCTestCase {
 
     private let square = PreparedStatement(name: "test_square", sql: "SELECT $1::bigint * $1::bigint")
 
+    /// Runs `statement` 10 times on `connection` and returns how many statements the server holds.
+    private func runTenTimes(_ statement: PreparedStatement, on connection: PostgresConnection) async throws -> Int {
+        for value in 1...10 {
+            let result = try await connection.execute(statement, [value])
+            XCTAssertEqual(try result[0].decode(Int.self, column: 0), value * value)
+        }
+        return try await connection.query("SELECT count(*) FROM pg_prepared_statements")[0].decode(Int.self, column: 0)
+    }
+
+    func testAStatementPlannedEachTimeIsNeverPrepared() async throws {
+        let connection = try await database.connect()
+        let planned = PreparedStatement(name: "test_square_planned", sql: square.sql, plannedEachTime: true)
+        let held = try await runTenTimes(planned, on: connection)
+        XCTAssertEqual(held, 0)
+        XCTAssertEqual(connection.prepareCount, 0)
+        await connection.close()
+    }
+
+    func testUnnamedStatementModeNeverPrepares() async throws {
+        var configuration = database.configuration
+        configuration.statementMode = .unnamed
+        let connection = try await PostgresConnection.connect(configuration, on: TestDatabase.loop)
+        let held = try await runTenTimes(square, on: connection)
+        XCTAssertEqual(held, 0, "nothing for PgBouncer to lose between server connections")
+        XCTAssertEqual(connection.prepareCount, 0)
+        await connection.close()
+
+        let named = try await database.connect()
+        let namedHeld = try await runTenTimes(square, on: named)
+        XCTAssertEqual(namedHeld, 1, "the default prepares")
+        await named.close()
+    }
+
     func testAStatementIsPreparedOncePerConnectionAndReused() async throws {
         let connection = try await database.connect()
         for value in 1...100 {
