@@ -33,3 +33,9 @@ end
 function crm.last_name(n)
   return string.format("%06x%06x", (n * 2654435761) % 16777216, (n * 40503 + 12345) % 16777216)
 end
+
+-- 5 letters from a random existing contact's last name.
+function crm.name_piece()
+  local offset = math.random(1, 8)
+  return crm.last_name(math.random(0, crm.contacts - 1)):sub(offset, offset + 4)
+end

@@ -13,5 +13,5 @@ request = function()
     counter = counter + 1
     return wrk.format("POST", crm.path, crm.form, "email=mixed-" .. run .. "-" .. (thread_id or 0) .. "-" .. counter .. "%40example.com")
   end
-  return wrk.format("GET", crm.path .. "?name=" .. string.format("%x", math.random(4096, 65535)), crm.auth)
+  return wrk.format("GET", crm.path .. "?last_name=" .. crm.name_piece() .. "&limit=20", crm.auth)
 end
