@@ -8,7 +8,7 @@ request = function()
   if dice <= 80 then
     return wrk.format("GET", crm.path .. "?email=" .. crm.existing_email(), crm.auth)
   elseif dice <= 90 then
-    return wrk.format("PUT", crm.path, crm.form, "email=" .. crm.existing_email() .. "&last_name=Mixed")
+    return wrk.format("PUT", crm.path, crm.form, "email=" .. crm.existing_email() .. "&first_name=Mixed")
   elseif dice <= 95 then
     counter = counter + 1
     return wrk.format("POST", crm.path, crm.form, "email=mixed-" .. run .. "-" .. (thread_id or 0) .. "-" .. counter .. "%40example.com")
