@@ -8,6 +8,19 @@ public enum APIResponse {
         json(status, #"{"status":"success","message":"# + JSONText.quoted(message) + #","data":{"# + dataMembers + "}}")
     }
 
+    /// A success whose `data` holds `name` set to `value`, JSON text already encoded as UTF-8
+    /// (a page of contacts: copied once into the body, never through a `String`), then `rest`.
+    static func success(_ status: Int, _ message: String, dataMember name: String, value: [UInt8], rest: String) -> HTTPResponse {
+        var body = Array((#"{"status":"success","message":"# + JSONText.quoted(message) + #","data":{"# + JSONText.quoted(name) + ":").utf8)
+        body.reserveCapacity(body.count + value.count + rest.utf8.count + 2)
+        body.append(contentsOf: value)
+        body.append(contentsOf: rest.utf8)
+        body.append(contentsOf: "}}".utf8)
+        var headers = HTTPHeaders()
+        headers.add("Content-Type", "application/json; charset=utf-8")
+        return HTTPResponse(status: status, headers: headers, body: body)
+    }
+
     static func error(_ error: APIError) -> HTTPResponse {
         var response = json(error.status, error.rendered)
         switch error.status {

@@ -23,7 +23,8 @@ public struct ContactStore: Sendable {
 
     /// One page of a search.
     public struct Page: Sendable, Equatable {
-        public let resultsJSON: String
+        /// The contacts as a JSON array (UTF-8), as PostgreSQL rendered them.
+        public let resultsJSON: [UInt8]
         public let count: Int
         /// The `after` for the next page; nil on the last one.
         public let nextAfter: Int64?
@@ -85,15 +86,18 @@ public struct ContactStore: Sendable {
             let granted = try await pool.withConnection {
                 try await $0.execute(ContactSearchQuery.grant, [PostgresBytes(keyHash), listing])
             }[0].decode(Bool.self, column: 0)
-            return granted ? Page(resultsJSON: "[]", count: 0, nextAfter: nil) : nil
+            return granted ? Page(resultsJSON: Array("[]".utf8), count: 0, nextAfter: nil) : nil
         }
         let count = min(rows.rowCount, filters.limit)
-        var json = "["
+        var json: [UInt8] = [UInt8(ascii: "[")]
+        json.reserveCapacity(count * 400)
         for index in 0..<count {
-            if index > 0 { json += "," }
-            json += try rows[index].decode(String.self, column: 1)
+            if index > 0 { json.append(UInt8(ascii: ",")) }
+            guard rows.appendText(row: index, column: 1, to: &json) else {
+                throw PostgresError(kind: .client, message: "a search returned a NULL contact")
+            }
         }
-        json += "]"
+        json.append(UInt8(ascii: "]"))
         let nextAfter = rows.rowCount > filters.limit ? try rows[filters.limit - 1].decode(Int64.self, column: 0) : nil
         return Page(resultsJSON: json, count: count, nextAfter: nextAfter)
     }

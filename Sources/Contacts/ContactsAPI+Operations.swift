@@ -68,8 +68,8 @@ extension ContactsAPI {
             throw APIError.forbidden
         }
         guard page.count > 0 else { throw APIError.noContactsFound }
-        return APIResponse.success(200, "\(page.count) record(s) found.",
-                                   data: #""results":"# + page.resultsJSON + #","next_after":"# + (page.nextAfter.map(String.init) ?? "null"))
+        return APIResponse.success(200, "\(page.count) record(s) found.", dataMember: "results", value: page.resultsJSON,
+                                   rest: #","next_after":"# + (page.nextAfter.map(String.init) ?? "null"))
     }
 
     private func render(_ outcome: ContactStore.WriteOutcome) throws -> HTTPResponse {

@@ -80,6 +80,15 @@ public struct PostgresResult: Sendable {
         columns.firstIndex { $0.name == name }
     }
 
+    /// Appends the raw text of one cell to `out` (for building a response from rendered
+    /// columns without a `String` per cell); false, appending nothing, for SQL NULL.
+    @discardableResult
+    public func appendText(row: Int, column: Int, to out: inout [UInt8]) -> Bool {
+        guard let text = text(row: row, column: column) else { return false }
+        out.append(contentsOf: text)
+        return true
+    }
+
     /// The raw text of one cell, or nil for SQL NULL.
     func text(row: Int, column: Int) -> ArraySlice<UInt8>? {
         let cell = cells[row * columns.count + column]
