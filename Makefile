@@ -13,7 +13,7 @@ LOCAL_PG := scripts/local-postgres.sh
 # Recipes expand this when they run, i.e. after `database` has started the private cluster.
 DB_URL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell bash $(LOCAL_PG) url))
 
-.PHONY: all build run crm test database stop-db db-url packages clean fuzz bench bench-instructions bench-http check-compose
+.PHONY: all build run crm test database stop-db db-url packages clean fuzz faults bench bench-instructions bench-http check-compose
 
 all: build
 
@@ -36,9 +36,11 @@ crm: database
 	@$(SWIFT) build >&2
 	@DATABASE_URL='$(DB_URL)' .build/debug/crm $(ARGS)
 
+# The XCTest suite, then the fault scenarios (about a minute, each on its own throwaway cluster).
 test: database
 	$(SWIFT) build --build-tests
 	DATABASE_URL='$(DB_URL)' $(SWIFT) test --skip-build --disable-swift-testing
+	python3 scripts/faults.py .build/debug/crm
 
 stop-db:
 	@bash $(LOCAL_PG) stop
@@ -55,6 +57,12 @@ fuzz:
 	mkdir -p .build-fuzz/corpus/http-parser
 	.build-fuzz/release/http-parser-fuzzer .build-fuzz/corpus/http-parser Sources/HTTPParserFuzzer/corpus \
 		-max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1
+
+# Fault scenarios (scripts/faults.py): kill -9 of PostgreSQL under writes, pool exhaustion,
+# slow and vanishing clients, SIGTERM under load; each on a throwaway cluster. FAULTS picks some.
+faults: packages
+	$(SWIFT) build --product crm
+	python3 scripts/faults.py .build/debug/crm $(FAULTS)
 
 # Every scenario against its database ceiling (pgbench); SEED, DURATION, CONNECTIONS, SCENARIOS.
 bench:

@@ -1,0 +1,413 @@
+#!/usr/bin/env python3
+"""make faults: the service under faults, each scenario a scripted run that prints its result
+and fails (exit 1) when a promise is broken.
+
+    python3 scripts/faults.py CRM_BINARY [SCENARIO ...]
+
+Scenarios (all by default):
+  kill_postgres     kill -9 of the postmaster (and its backends) during a write-heavy load: requests in flight get
+                    503 quickly, the server stays up and serves again within 2 s of PostgreSQL's
+                    return, and every write answered 2xx is in the database afterwards
+  pool_exhaustion   pool of 2 held by writes blocked on a table lock, 200 concurrent writes:
+                    503 with Retry-After within the acquire timeout; normal service afterwards
+  slow_clients      1,000 slow-loris and 1,000 idle keep-alive connections while a normal
+                    client keeps its p99 under 50 ms
+  disconnects       clients that vanish mid-request and mid-response, and one that never reads
+                    its responses: the server stays up and answers the next client
+  sigterm           SIGTERM under load: no truncated response, exit status 0
+
+Each scenario gets its own throwaway PostgreSQL cluster (scripts/local-postgres.sh with its own
+CRM_PG_ROOT and port), so killing it never touches the development cluster.
+"""
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOCAL_PG = os.path.join(REPO, "scripts", "local-postgres.sh")
+PG_PORT = 55441
+HTTP_PORT = 18187
+
+
+class Failure(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise Failure(message)
+
+
+class Cluster:
+    """A private PostgreSQL cluster under a temporary directory."""
+
+    def __init__(self):
+        self.root = tempfile.mkdtemp(prefix="crm-faults-")
+        os.chmod(self.root, 0o755)
+        self.env = dict(os.environ, CRM_PG_ROOT=self.root, CRM_PG_PORT=str(PG_PORT))
+
+    def run(self, command):
+        return subprocess.run(["bash", LOCAL_PG, command], env=self.env, check=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.strip()
+
+    def start(self):
+        # After a kill -9, orphaned backends may hold shared memory for a moment: retry.
+        for _ in range(50):
+            try:
+                self.run("start")
+                return
+            except subprocess.CalledProcessError:
+                time.sleep(0.2)
+        raise Failure("PostgreSQL did not restart")
+
+    @property
+    def url(self):
+        return self.run("url")
+
+    def sql(self, statement):
+        return subprocess.run(["psql", self.url, "-XtAqc", statement], check=True,
+                              stdout=subprocess.PIPE, text=True).stdout.strip()
+
+    def postmaster_pid(self):
+        data = self.sql("SHOW data_directory")
+        with open(os.path.join(data, "postmaster.pid")) as f:
+            return int(f.readline())
+
+    def kill_all(self):
+        """kill -9 of the postmaster and, at the same moment, of every process it started: the
+        server crashes as a whole (a lone postmaster kill leaves backends finishing their work)."""
+        postmaster = self.postmaster_pid()
+        children = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) == postmaster:
+                            children.append(int(entry))
+                except (OSError, ValueError, IndexError):
+                    pass
+        for pid in [postmaster] + children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return len(children)
+
+    def destroy(self):
+        try:
+            self.run("stop")
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class Server:
+    """crm serve on HTTP_PORT against a cluster."""
+
+    def __init__(self, binary, cluster, *arguments):
+        env = dict(os.environ, DATABASE_URL=cluster.url)
+        subprocess.run([binary, "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+        self.key = subprocess.run([binary, "key", "create", "--listing", "1", "--name", "faults"], env=env, check=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.strip()
+        self.log = open(os.path.join(cluster.root, "serve.log"), "w")
+        self.process = subprocess.Popen([binary, "serve", "--host", "127.0.0.1", "--port", str(HTTP_PORT), *arguments],
+                                        env=env, stdout=subprocess.DEVNULL, stderr=self.log)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if request("GET", "/healthz")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise Failure("crm serve did not start")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+
+def request(method, path, body=None, key=None, timeout=10, connection=None):
+    """One request; returns (status, headers, body, seconds). Raises OSError/HTTPException."""
+    own = connection is None
+    connection = connection or http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=timeout)
+    headers = {}
+    if key:
+        headers["Authorization"] = "Bearer " + key
+    if body is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    started = time.monotonic()
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        return response.status, dict(response.getheaders()), data, time.monotonic() - started
+    finally:
+        if own:
+            connection.close()
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else 0
+
+
+# MARK: Scenarios
+
+def kill_postgres(binary, cluster):
+    acquire_timeout = 2.0
+    server = Server(binary, cluster, "--pool-size", "8", "--acquire-timeout", str(acquire_timeout))
+    acknowledged, outcomes, lock = [], [], threading.Lock()
+    stop = threading.Event()
+
+    def writer(worker):
+        counter = 0
+        connection = None
+        while not stop.is_set():
+            counter += 1
+            email = f"fault-{worker}-{counter}@example.com"
+            try:
+                connection = connection or http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=30)
+                status, _, _, seconds = request("POST", "/crm/1", f"email={email}", server.key, connection=connection)
+            except (OSError, http.client.HTTPException):
+                connection = None
+                status, seconds = None, None
+            with lock:
+                outcomes.append((time.monotonic(), status, seconds))
+                if status is not None and 200 <= status < 300:
+                    acknowledged.append(email)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(3)
+        backends = cluster.kill_all()
+        killed = time.monotonic()
+        time.sleep(2)
+        restarting = time.monotonic()
+        cluster.start()
+        back = time.monotonic()
+        time.sleep(4)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    alive = server.process.poll() is None
+    server.stop()
+
+    present = set(cluster.sql("SELECT email FROM contacts WHERE listing_id = 1").split("\n"))
+    lost = [email for email in acknowledged if email not in present]
+    # Requests sent after the crash and answered before the restart began: PostgreSQL was gone.
+    down = [o for o in outcomes if killed + 0.05 <= o[0] - (o[2] or 0) and o[0] <= restarting]
+    slowest_down = max((o[2] for o in down if o[2] is not None), default=0)
+    first_ok_after = min((o[0] for o in outcomes if o[0] > back and o[1] is not None and 200 <= o[1] < 300), default=None)
+    recovery = (first_ok_after - back) if first_ok_after else None
+    statuses = sorted({o[1] for o in down})
+    print(f"  kill -9 of the postmaster and its {backends} processes under 16 writers")
+    print(f"  writes answered 2xx: {len(acknowledged)}; while PostgreSQL was down: {len(down)} answers, "
+          f"statuses {statuses}, slowest {slowest_down:.2f} s")
+    print(f"  PostgreSQL restarted in {back - restarting:.2f} s; first 2xx {recovery:.2f} s after it was back" if recovery is not None else "  no 2xx after restart")
+    print(f"  acknowledged writes lost: {len(lost)}")
+    check(alive, "the server died")
+    check(not lost, f"lost acknowledged writes, e.g. {lost[:3]}")
+    check(down and statuses == [503], f"while down, every request is answered 503 (None: no answer): {statuses}")
+    check(slowest_down <= acquire_timeout + 1.5, f"a request hung {slowest_down:.2f} s while PostgreSQL was down")
+    check(recovery is not None and recovery <= 2.0, f"no 2xx within 2 s of PostgreSQL's return ({recovery})")
+
+
+def pool_exhaustion(binary, cluster):
+    acquire_timeout = 1.0
+    server = Server(binary, cluster, "--pool-size", "2", "--acquire-timeout", str(acquire_timeout))
+    try:
+        # Writes block on this lock, so the pool's 2 connections stay busy for 4 s.
+        holder = subprocess.Popen(["psql", cluster.url, "-Xq", "-o", "/dev/null", "-c",
+                                   "BEGIN; LOCK TABLE contacts IN EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;"])
+        time.sleep(0.5)
+        results, lock = [], threading.Lock()
+
+        def writer(n):
+            try:
+                status, headers, _, seconds = request("POST", "/crm/1", f"email=pool{n}@example.com", server.key, timeout=30)
+            except (OSError, http.client.HTTPException) as error:
+                status, headers, seconds = repr(error), {}, None
+            with lock:
+                results.append((status, headers.get("Retry-After"), seconds))
+
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(200)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        holder.wait()
+        refused = [r for r in results if r[0] == 503]
+        created = [r for r in results if r[0] == 201]
+        slowest_refusal = max((r[2] for r in refused), default=0)
+        print(f"  200 concurrent writes on a pool of 2: {len(created)} created, {len(refused)} refused with 503 "
+              f"(slowest refusal {slowest_refusal:.2f} s), others {[r[0] for r in results if r[0] not in (201, 503)]}")
+        status, _, _, seconds = request("POST", "/crm/1", "email=after@example.com", server.key)
+        print(f"  afterwards: {status} in {seconds * 1000:.1f} ms")
+        check(len(refused) + len(created) == 200, "every request is answered 201 or 503")
+        check(len(refused) >= 190, "most requests are refused while the pool is held")
+        check(all(r[1] == "1" for r in refused), "every 503 carries Retry-After")
+        check(slowest_refusal <= acquire_timeout + 1.0, f"a refusal took {slowest_refusal:.2f} s")
+        check(status == 201, "normal service afterwards")
+    finally:
+        server.stop()
+
+
+def slow_clients(binary, cluster):
+    server = Server(binary, cluster)
+    sockets = []
+    try:
+        for n in range(1000):
+            s = socket.create_connection(("127.0.0.1", HTTP_PORT))
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finishes its head
+            sockets.append(s)
+        for n in range(1000):
+            s = socket.create_connection(("127.0.0.1", HTTP_PORT))
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.recv(4096)  # answered, then idle
+            sockets.append(s)
+        stop = threading.Event()
+
+        def drip():
+            while not stop.wait(1):
+                for s in sockets[:1000]:
+                    try:
+                        s.send(b"X-Slow: 1\r\n")
+                    except OSError:
+                        pass
+
+        dripper = threading.Thread(target=drip)
+        dripper.start()
+        latencies = []
+        connection = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=10)
+        try:
+            for n in range(500):
+                status, _, _, seconds = request("GET", "/crm/1?email=nobody@example.com", key=server.key, connection=connection)
+                check(status == 404, f"normal client got {status}")
+                latencies.append(seconds)
+        finally:
+            stop.set()
+            dripper.join()
+        p99 = percentile(latencies, 0.99) * 1000
+        print(f"  with 1,000 slow-loris and 1,000 idle connections open: normal client p50 "
+              f"{percentile(latencies, 0.5) * 1000:.1f} ms, p99 {p99:.1f} ms over 500 requests")
+        check(p99 < 50, f"p99 {p99:.1f} ms")
+    finally:
+        for s in sockets:
+            s.close()
+        server.stop()
+
+
+def disconnects(binary, cluster):
+    server = Server(binary, cluster)
+    try:
+        body = "email=gone@example.com&first_name=" + "x" * 50
+        for n in range(200):  # half a request, then gone
+            s = socket.create_connection(("127.0.0.1", HTTP_PORT))
+            s.sendall(f"POST /crm/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {server.key}\r\n"
+                      f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n{body[:20]}".encode())
+            s.close()
+        for n in range(200):  # a whole request, gone before the answer
+            s = socket.create_connection(("127.0.0.1", HTTP_PORT))
+            s.sendall(f"GET /crm/1?limit=1000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {server.key}\r\n\r\n".encode())
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST
+            s.close()
+        reader = socket.create_connection(("127.0.0.1", HTTP_PORT))  # never reads
+        reader.setblocking(False)
+        sent = 0
+        try:
+            for n in range(20000):
+                reader.send(b"GET /openapi.yaml HTTP/1.1\r\nHost: x\r\n\r\n")
+                sent += 1
+        except BlockingIOError:
+            pass
+        time.sleep(1)
+        status, _, _, seconds = request("GET", "/healthz")
+        print(f"  400 clients gone mid-request or mid-response, one pipelining {sent} requests it never reads: "
+              f"the next client gets {status} in {seconds * 1000:.1f} ms")
+        reader.close()
+        check(server.process.poll() is None, "the server died")
+        check(status == 200, "the next client is answered")
+    finally:
+        server.stop()
+
+
+def sigterm(binary, cluster):
+    server = Server(binary, cluster)
+    results, lock = [], threading.Lock()
+    stop = threading.Event()
+
+    def client(worker):
+        connection = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=20)
+        counter = 0
+        while not stop.is_set():
+            counter += 1
+            try:
+                status, _, data, _ = request("POST", "/crm/1", f"email=term-{worker}-{counter}@example.com",
+                                             server.key, connection=connection)
+                outcome = "complete" if data.endswith(b"}") else "truncated"
+            except http.client.IncompleteRead:
+                outcome = "truncated"
+            except (OSError, http.client.HTTPException):
+                outcome = "refused"  # the server closed or stopped listening between requests
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=20)
+                time.sleep(0.01)
+            with lock:
+                results.append(outcome)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(32)]
+    for thread in threads:
+        thread.start()
+    time.sleep(2)
+    server.process.send_signal(signal.SIGTERM)
+    status = server.process.wait(30)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    server.log.close()
+    counts = {k: results.count(k) for k in ("complete", "truncated", "refused")}
+    print(f"  SIGTERM under 32 writers: exit status {status}; responses {counts}")
+    check(status == 0, f"exit status {status}")
+    check(counts["truncated"] == 0, "a response was truncated")
+
+
+SCENARIOS = {"kill_postgres": kill_postgres, "pool_exhaustion": pool_exhaustion, "slow_clients": slow_clients,
+             "disconnects": disconnects, "sigterm": sigterm}
+
+
+def main():
+    binary, names = os.path.abspath(sys.argv[1]), sys.argv[2:] or list(SCENARIOS)
+    failed = []
+    for name in names:
+        print(f"{name}:", flush=True)
+        cluster = Cluster()
+        try:
+            cluster.start()
+            SCENARIOS[name](binary, cluster)
+            print("  ok", flush=True)
+        except Failure as failure:
+            print(f"  FAILED: {failure}", flush=True)
+            failed.append(name)
+        finally:
+            cluster.destroy()
+    print(f"faults: {len(names) - len(failed)} of {len(names)} scenarios passed" + (f"; failed: {failed}" if failed else ""))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
