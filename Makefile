@@ -48,15 +48,29 @@ stop-db:
 db-url:
 	@echo '$(DB_URL)'
 
-# libFuzzer on the HTTP request parser, in its own scratch path (sanitizers rebuild every
-# module). FUZZ_SECONDS bounds the run; new inputs land in .build-fuzz/corpus/http-parser.
+# libFuzzer (with AddressSanitizer) on every input path, each target for FUZZ_SECONDS in its own
+# scratch path (sanitizers rebuild every module): the HTTP request parser, then the contacts
+# API's form, JSON and multipart bodies, validation rules and the whole request through the
+# router over a stub database (Sources/ContactsFuzzer). Seeds: the committed corpora; new
+# inputs land in .build-fuzz/corpus/<target>. Prints executions per target; a crash stops it.
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= form json multipart validation router
+FUZZ_FLAGS = -c release --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING
 fuzz:
-	$(SWIFT) build -c release --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address \
-		-Xswiftc -parse-as-library -Xswiftc -DFUZZING --product http-parser-fuzzer
+	$(SWIFT) build $(FUZZ_FLAGS) --product http-parser-fuzzer
+	$(SWIFT) build $(FUZZ_FLAGS) --product contacts-fuzzer
 	mkdir -p .build-fuzz/corpus/http-parser
 	.build-fuzz/release/http-parser-fuzzer .build-fuzz/corpus/http-parser Sources/HTTPParserFuzzer/corpus \
-		-max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1
+		-max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 2>&1 | tee .build-fuzz/http-parser.log | grep -E "stat::number_of_executed_units|ERROR|SUMMARY" ; \
+		test $${PIPESTATUS[0]} -eq 0
+	for target in $(FUZZ_TARGETS); do \
+		mkdir -p .build-fuzz/corpus/$$target; \
+		echo "fuzz: $$target"; \
+		CRM_FUZZ_TARGET=$$target .build-fuzz/release/contacts-fuzzer .build-fuzz/corpus/$$target Sources/ContactsFuzzer/corpus/$$target \
+			-max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 > .build-fuzz/$$target.log 2>&1 \
+			|| { tail -n 40 .build-fuzz/$$target.log; exit 1; }; \
+		grep -E "stat::number_of_executed_units" .build-fuzz/$$target.log; \
+	done
 
 # Fault scenarios (scripts/faults.py): kill -9 of PostgreSQL under writes, pool exhaustion,
 # slow and vanishing clients, SIGTERM under load; each on a throwaway cluster. FAULTS picks some.

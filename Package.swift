@@ -70,6 +70,12 @@ let package = Package(
             exclude: ["corpus"]
         ),
         .executableTarget(
+            name: "contacts-fuzzer",
+            dependencies: ["Contacts", "HTTP", "Postgres", "Reactor"],
+            path: "Sources/ContactsFuzzer",
+            exclude: ["corpus"]
+        ),
+        .executableTarget(
             name: "bench-http-server",
             dependencies: ["HTTP"],
             path: "bench/http-server"
