@@ -79,6 +79,39 @@ final class ServeProcessTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(revokedAt), 1.0, "seen within a second on both instances")
     }
 
+    func testAFullRunLogsEveryRequestButNeverTheKey() throws {
+        let (process, port) = try serve(environment: ["CRM_LOG_FORMAT": "json"])
+        let key = try createKey(listing: 7)
+        func form(_ method: String, _ body: String) -> String {
+            "\(method) /crm/7 HTTP/1.1\r\nAuthorization: Bearer \(key.text)\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        }
+        let requests = [
+            form("POST", "email=log%40secret.com"),
+            form("PUT", "email=log%40secret.com&last_name=X"),
+            "GET /crm/7?email=log%40secret.com&api_key=\(key.text) HTTP/1.1\r\nAuthorization: Bearer \(key.text)\r\n\r\n",
+            "GET /crm/8 HTTP/1.1\r\nAuthorization: Bearer \(key.text)\r\n\r\n",
+            "GET /crm/7 HTTP/1.1\r\nAuthorization: Bearer \(key.text)x\r\n\r\n",
+            "GET /crm/7 HTTP/1.1\r\nAuthorization: \(key.text)\r\n\r\n",
+            "GET /crm/7 HTTP/1.1\r\nAuthorization: Basic \(key.text)\r\n\r\n",
+            "GET /nowhere/\(key.text) HTTP/1.1\r\nAuthorization: Bearer \(key.text)\r\n\r\n",
+            form("DELETE", "email=log%40secret.com"),
+        ]
+        let statuses = try requests.map { try status(port: port, $0) }
+        XCTAssertEqual(statuses, [201, 200, 200, 403, 403, 403, 403, 404, 202])
+        XCTAssertEqual(kill(process.pid, SIGTERM), 0)
+        let outcome = process.wait()
+        processes.removeAll()
+        XCTAssertEqual(outcome.status, 0, outcome.standardError)
+        let lines = outcome.standardOutput.split(separator: "\n")
+        XCTAssertEqual(lines.count, requests.count + 1, "one line per request (and the readiness probe), flushed at exit")
+        XCTAssertTrue(lines.allSatisfy { $0.contains(#""msg":"request""#) }, outcome.standardOutput)
+        XCTAssertTrue(outcome.standardOutput.contains(#""key_prefix":"\#(key.prefix)""#), "the prefix identifies the key")
+        XCTAssertFalse(outcome.standardOutput.contains(key.text), "the key is in no access log line")
+        XCTAssertFalse(outcome.standardError.contains(key.text), "nor in the progress messages")
+        XCTAssertFalse(outcome.standardOutput.contains(String(key.text.dropFirst(12))), "nor any part of it past the prefix")
+    }
+
     func testSIGTERMAnswersTheRequestInFlightAndExitsZero() throws {
         let (process, port) = try serve()
         let key = try createKey(listing: 6)
