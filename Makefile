@@ -13,7 +13,7 @@ LOCAL_PG := scripts/local-postgres.sh
 # Recipes expand this when they run, i.e. after `database` has started the private cluster.
 DB_URL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell bash $(LOCAL_PG) url))
 
-.PHONY: all build run crm test database stop-db db-url packages clean fuzz faults bench bench-instructions bench-http check-compose
+.PHONY: all build run crm test test-asan soak database stop-db db-url packages clean fuzz faults bench bench-instructions bench-http check-compose
 
 all: build
 
@@ -72,11 +72,20 @@ fuzz:
 		grep -E "stat::number_of_executed_units" .build-fuzz/$$target.log; \
 	done
 
+# The whole XCTest suite under AddressSanitizer, in its own scratch path (every module rebuilt).
+test-asan: database
+	$(SWIFT) build --build-tests --scratch-path .build-asan -Xswiftc -sanitize=address
+	DATABASE_URL='$(DB_URL)' ASAN_OPTIONS=detect_leaks=0 $(SWIFT) test --skip-build --scratch-path .build-asan --disable-swift-testing
+
 # Fault scenarios (scripts/faults.py): kill -9 of PostgreSQL under writes, pool exhaustion,
 # slow and vanishing clients, SIGTERM under load; each on a throwaway cluster. FAULTS picks some.
 faults: packages
 	$(SWIFT) build --product crm
 	python3 scripts/faults.py .build/debug/crm $(FAULTS)
+
+# SOAK_SECONDS (600) of mixed load; RSS and open descriptors sampled every 10 s stay flat.
+soak:
+	bash bench/soak.sh
 
 # Every scenario against its database ceiling (pgbench); SEED, DURATION, CONNECTIONS, SCENARIOS.
 bench:
@@ -99,4 +108,4 @@ check-compose:
 	docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml is valid"
 
 clean:
-	rm -rf .build .build-fuzz
+	rm -rf .build .build-fuzz .build-asan

@@ -64,6 +64,31 @@ final class SearchContactTests: ContactsTestCase {
         XCTAssertEqual(try contactCount(1), 5)
     }
 
+    func testSQLAndWildcardTextInEveryParameterIsStoredAndFoundLiterally() throws {
+        let hostile = ["Robert'); DROP TABLE contacts;--", "' OR '1'='1", #"%_\"#, "$1::text", #"\x00' --"#]
+        var created: [(id: Int, text: String, email: String)] = []
+        for (n, text) in hostile.enumerated() {
+            let email = #"o'h%_\#(n)@example.com"#
+            let response = try post(1, [("first_name", text), ("last_name", text), ("email", email)])
+            XCTAssertEqual(response.status, 201, response.bodyText)
+            XCTAssertEqual(contact(response)["contact_first_name"] as? String, text)
+            XCTAssertEqual(contact(response)["contact_last_name"] as? String, text)
+            XCTAssertEqual(contact(response)["contact_email"] as? String, email)
+            created.append((contact(response)["contact_id"] as? Int ?? -1, text, email))
+        }
+        for item in created {
+            XCTAssertEqual(ids(try get(1, Self.formEncode([("email", item.email)]))), [item.id], item.email)
+            let holders = created.filter { $0.text.contains(item.text) }.map(\.id)
+            for parameter in ["first_name", "last_name", "name"] {
+                XCTAssertEqual(ids(try get(1, Self.formEncode([(parameter, item.text)]))), holders, "\(parameter)=\(item.text)")
+            }
+            let updated = try put(1, [("email", item.email), ("first_name", item.text + "'")])
+            XCTAssertEqual(contact(updated)["contact_first_name"] as? String, item.text + "'")
+            XCTAssertEqual(try delete(1, [("email", item.email), ("id", String(item.id))]).status, 202)
+        }
+        XCTAssertEqual(try contactCount(), 0, "each delete removed exactly its contact, and the table is still there")
+    }
+
     func testPagesWalkEveryContactExactlyOnce() throws {
         var created: [Int] = []
         for index in 0..<23 { created.append(try create([("email", "page\(index)@example.com")])) }
