@@ -22,7 +22,7 @@ export CRM_KEY=$("$CRM" key create --listing 1 --name soak) CRM_CONTACTS=$SEED C
 psql "$DATABASE_URL" -qc "INSERT INTO contacts (listing_id, email, first_name, last_name)
   SELECT 1, 'bench' || n || '@example.com', 'Bench' || n,
          lpad(to_hex((n * 2654435761) % 16777216), 6, '0') || lpad(to_hex((n * 40503 + 12345) % 16777216), 6, '0')
-    FROM generate_series(0::bigint, $SEED - 1) n; VACUUM ANALYZE contacts"
+    FROM generate_series(0::bigint, $SEED - 1) n" -c "VACUUM ANALYZE contacts"
 "$CRM" serve --host 127.0.0.1 --port $PORT > /dev/null 2>/tmp/crm-soak.err &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
