@@ -51,12 +51,15 @@ enum ContactSearchQuery {
         // A substring filter's plan depends on its term: planned each time, for the term at hand.
         let substringFilters = 0b111000
         let name = "crm_search_\(mask)" + (trigramSearch ? "_trigram" : "")
-        return (PreparedStatement(name: name, sql: sql, plannedEachTime: mask & substringFilters != 0), parameters)
+        // A lookup by id, email or phone reads at most a few rows by a unique index: quick
+        // enough to share a pipelined connection (ConnectionPool.execute).
+        let pointLookup = mask & 0b111 != 0 && mask & substringFilters == 0
+        return (PreparedStatement(name: name, sql: sql, plannedEachTime: mask & substringFilters != 0, pipelined: pointLookup), parameters)
     }
 
     /// Whether the key may read the listing: asked only when a search found nothing, to tell
     /// `403` from `404`.
     static let grant = PreparedStatement(name: "crm_search_grant", sql: """
         SELECT EXISTS (SELECT FROM crm_granted_listing($1::bytea, $2::bigint))
-        """)
+        """, pipelined: true)
 }

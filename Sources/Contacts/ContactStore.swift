@@ -81,11 +81,9 @@ public struct ContactStore: Sendable {
     /// One page of the listing's contacts matching `filters`, or nil when the key may not read it.
     public func search(keyHash: [UInt8], listing: Int64, filters: SearchFilters) async throws -> Page? {
         let (statement, parameters) = ContactSearchQuery.statement(keyHash: keyHash, listing: listing, filters: filters)
-        let rows = try await pool.withConnection { try await $0.execute(statement, parameters) }
+        let rows = try await pool.execute(statement, parameters)
         if rows.rowCount == 0 {
-            let granted = try await pool.withConnection {
-                try await $0.execute(ContactSearchQuery.grant, [PostgresBytes(keyHash), listing])
-            }[0].decode(Bool.self, column: 0)
+            let granted = try await pool.execute(ContactSearchQuery.grant, [PostgresBytes(keyHash), listing])[0].decode(Bool.self, column: 0)
             return granted ? Page(resultsJSON: Array("[]".utf8), count: 0, nextAfter: nil) : nil
         }
         let count = min(rows.rowCount, filters.limit)

@@ -87,6 +87,26 @@ public final class ConnectionPool: Sendable {
         try await partitionForCaller().withConnection(body)
     }
 
+    /// Runs one statement and returns its result. A ``PreparedStatement/pipelined`` statement
+    /// goes onto the caller's partition's pipelined connection, shared with other callers'
+    /// quick reads (those of one turn of the loop under one Sync, answered in order);
+    /// should that connection be unavailable or break, the read runs again on a borrowed
+    /// connection (it only reads). Any other statement borrows a connection.
+    public func execute(_ statement: PreparedStatement, _ parameters: [(any PostgresEncodable)?] = []) async throws -> PostgresResult {
+        if statement.pipelined, configuration.pipelinedReads, connectionConfiguration.statementMode == .named {
+            let partition = partitionForCaller()
+            if let connection = try? await partition.pipelineConnection() {
+                do {
+                    return try await connection.execute(statement, parameters)
+                } catch let error as PostgresError where error.isConnectionError || error.kind == .notRun {
+                    // fall through: a read may run again
+                }
+            }
+            return try await partition.withConnection { try await $0.execute(statement, parameters) }
+        }
+        return try await withConnection { try await $0.execute(statement, parameters) }
+    }
+
     /// Takes a connection out of the pool; it must be handed back with ``release(_:)``.
     public func lease() async throws -> PostgresConnection {
         try await partitionForCaller().lease()

@@ -7,10 +7,16 @@ public struct ConnectionPoolConfiguration: Sendable {
     /// A connection idle for longer than this is pinged before it is lent, so a half-open TCP
     /// connection (peer gone without a FIN) costs a ping, not a failed request.
     public var idleCheckInterval: Duration
+    /// Whether ``PreparedStatement/pipelined`` statements share one pipelined connection per
+    /// partition (opened on first use, in addition to `maxConnections`) instead of each
+    /// borrowing a connection. Ignored under `--statement-mode unnamed`.
+    public var pipelinedReads: Bool
 
-    public init(maxConnections: Int = 10, acquireTimeout: Duration = .seconds(5), idleCheckInterval: Duration = .seconds(30)) {
+    public init(maxConnections: Int = 10, acquireTimeout: Duration = .seconds(5), idleCheckInterval: Duration = .seconds(30),
+                pipelinedReads: Bool = true) {
         self.maxConnections = maxConnections
         self.acquireTimeout = acquireTimeout
         self.idleCheckInterval = idleCheckInterval
+        self.pipelinedReads = pipelinedReads
     }
 }

@@ -32,6 +32,14 @@ final class ConnectionPoolPartition: Sendable {
     let loop: EventLoop
     private let shared: Mutex<Shared>
 
+    /// The pipelined connection for quick reads: open, being opened, or neither.
+    private struct Pipeline {
+        var connection: PostgresConnection?
+        var opening: Task<PostgresConnection, Error>?
+        var closed = false
+    }
+    private let pipeline = Mutex(Pipeline())
+
     init(configuration: ConnectionPoolConfiguration, connection: PostgresConfiguration, loop: EventLoop) {
         self.configuration = configuration
         self.connectionConfiguration = connection
@@ -115,6 +123,7 @@ final class ConnectionPoolPartition: Sendable {
     /// Stops lending, fails waiting callers with ``ConnectionPoolError/poolShutdown``, waits for
     /// leased connections to come back and closes every connection.
     func shutdown() async {
+        await closePipeline()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let (actions, alreadyDown) = shared.withLock { shared -> (PoolActions<PostgresConnection>, Bool) in
                 if shared.machine.state == .shutDown { return (PoolActions(), true) }
@@ -129,6 +138,51 @@ final class ConnectionPoolPartition: Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             loop.execute { continuation.resume() }
         }
+    }
+
+    // MARK: The pipelined connection
+
+    /// The partition's pipelined connection, opened on first use and again after it broke.
+    func pipelineConnection() async throws -> PostgresConnection {
+        let (open, opening) = try pipeline.withLock { state -> (PostgresConnection?, Task<PostgresConnection, Error>?) in
+            guard !state.closed else { throw ConnectionPoolError.poolShutdown }
+            if let connection = state.connection, !connection.isClosed { return (connection, nil) }
+            if let opening = state.opening { return (nil, opening) }
+            let task = Task { [connectionConfiguration, loop] () throws -> PostgresConnection in
+                let connection = try await PostgresConnection.connect(connectionConfiguration, on: loop)
+                guard await connection.enablePipelineMode() else {
+                    await connection.close()
+                    throw PostgresError(kind: .client, message: "could not enter pipeline mode")
+                }
+                return connection
+            }
+            state.opening = task
+            return (nil, task)
+        }
+        if let open { return open }
+        do {
+            let connection = try await opening!.value
+            let keep = pipeline.withLock { state -> Bool in
+                state.opening = nil
+                if state.closed { return false }
+                state.connection = connection
+                return true
+            }
+            if !keep { await connection.close() }
+            return connection
+        } catch {
+            pipeline.withLock { $0.opening = nil }
+            throw error
+        }
+    }
+
+    private func closePipeline() async {
+        let connection = pipeline.withLock { state -> PostgresConnection? in
+            state.closed = true
+            defer { state.connection = nil }
+            return state.connection
+        }
+        await connection?.close()
     }
 
     // MARK: Waiting

@@ -112,7 +112,10 @@ extension PostgresConnection {
         current = nil
         let queued = pending
         pending.removeAll()
+        let pipelinedRequests = pipelineInFlight
+        pipelineInFlight.removeAll()
         inFlight?.request.completion(.failure(failure))
+        for sent in pipelinedRequests { sent.request.completion(.failure(failure)) }
         for request in queued { request.completion(.failure(failure)) }
         let handlers = closeHandlers
         closeHandlers.removeAll()

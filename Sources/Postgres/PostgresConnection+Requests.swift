@@ -12,6 +12,10 @@ extension PostgresConnection {
             request.completion(.failure(PostgresError(kind: .connectionClosed, message: "connection closed")))
             return
         }
+        if pipelined {
+            sendPipelined(request)
+            return
+        }
         pending.append(request)
         if current == nil { startNext() }
     }
@@ -70,7 +74,7 @@ extension PostgresConnection {
     }
 
     /// Writes libpq's output buffer; while it cannot all be written, also wait for writability.
-    private func flush() {
+    func flush() {
         guard let handle else { return }
         switch PQflush(handle) {
         case 0:
@@ -110,7 +114,7 @@ extension PostgresConnection {
         while let notification = PQnotifies(handle) {
             PQfreemem(notification)  // LISTEN is not used yet; drain so libpq's queue stays empty
         }
-        collectResults()
+        if pipelined { collectPipelinedResults() } else { collectResults() }
         if let handle = self.handle, PQstatus(handle) == CONNECTION_BAD || (backendTerminated && current == nil) {
             fail(PostgresError(kind: .connectionClosed, message: lastErrorMessage()))
         }
@@ -181,7 +185,7 @@ extension PostgresConnection {
         startNext()
     }
 
-    private func serverError(_ result: OpaquePointer) -> PostgresError {
+    func serverError(_ result: OpaquePointer) -> PostgresError {
         func field(_ code: Int32) -> String? {
             PQresultErrorField(result, code).map { String(cString: $0) }
         }

@@ -7,8 +7,8 @@ import Synchronization
 ///
 /// Callers on any task simply `await` a query; the loop thread sends it, waits for the socket
 /// (`PQsocket`) to become readable and collects the results, so no thread blocks in libpq.
-/// Requests are queued in order and answered in order: today one is on the wire at a time,
-/// and the same queue is what libpq's pipeline mode will fill with several at once.
+/// Requests are queued in order and answered in order: one on the wire at a time, or, once in
+/// pipeline mode (``enablePipelineMode()``), as many as callers send, each with its own Sync.
 ///
 /// Call ``close()`` when done: the loop's registration keeps an open connection alive, so one
 /// that is merely dropped keeps its socket and server backend.
@@ -35,6 +35,11 @@ public final class PostgresConnection: @unchecked Sendable {
     var socket: Int32 = -1
     var pending: Deque<PendingRequest> = []
     var current: InFlightRequest?
+    /// In pipeline mode: the requests sent and not yet answered, oldest first.
+    var pipelineInFlight: Deque<InFlightRequest> = []
+    var pipelined = false
+    /// A Sync is due at the end of this turn of the loop for the statements sent since the last.
+    var pipelineSyncScheduled = false
     var flushing = false
     /// The backend announced it is going away (a FATAL error while idle).
     var backendTerminated = false
@@ -153,6 +158,17 @@ public final class PostgresConnection: @unchecked Sendable {
             loop.execute {
                 self.enqueue(PendingRequest(command: command) { continuation.resume(with: $0.mapError { $0 }) })
             }
+        }
+    }
+
+    /// Switches this idle connection to libpq's pipeline mode: from then on it carries any
+    /// number of ``execute(_:_:)`` calls at once, each its own implicit transaction, answered in
+    /// order. Only prepared statements may be sent; meant for a connection shared by callers
+    /// that each run one statement (``ConnectionPool``'s pipelined reads). False when the
+    /// connection is busy or closed.
+    public func enablePipelineMode() async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            loop.execute { continuation.resume(returning: self.enterPipelineMode()) }
         }
     }
 

@@ -19,6 +19,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         case decoding
         /// libpq refused a call in a way that is neither of the above (e.g. out of memory).
         case client
+        /// The statement never ran: it shared a pipeline Sync with an earlier statement that
+        /// failed. Running it again is safe.
+        case notRun
     }
 
     public let kind: Kind

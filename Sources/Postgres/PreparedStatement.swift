@@ -18,10 +18,15 @@ public struct PreparedStatement: Sendable, Hashable {
     public let sql: String
     /// Parsed and planned at every execution, with the parameters' values.
     public let plannedEachTime: Bool
+    /// A quick read that may share a pipelined connection with other callers' statements
+    /// (``ConnectionPool/execute(_:_:)``): it must only read, and finish quickly, since the
+    /// statements behind it on that connection wait for it.
+    public let pipelined: Bool
 
-    public init(name: String, sql: String, plannedEachTime: Bool = false) {
+    public init(name: String, sql: String, plannedEachTime: Bool = false, pipelined: Bool = false) {
         self.name = name
         self.sql = sql
         self.plannedEachTime = plannedEachTime
+        self.pipelined = pipelined && !plannedEachTime
     }
 }
