@@ -10,14 +10,11 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10} CONNECTIONS=${CONNECTIONS:-64} THREADS=${THREADS:-2} ROUNDS=${ROUNDS:-2}
 LOOPS=${LOOPS:-$(nproc)}
 OURS_PORT=18081 NGINX_PORT=18082
-SWIFT=${SWIFT:-$(command -v swift || echo /opt/swift/usr/bin/swift)}
+log() { echo "bench-http: $*" >&2; }
+source bench/lib.sh
 
-if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
-  if [[ $EUID -ne 0 ]]; then echo "install wrk and nginx: sudo apt-get install -y wrk nginx-light" >&2; exit 1; fi
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null
-fi
-
-"$SWIFT" build -c release --product bench-http-server >&2
+require wrk=wrk nginx=nginx-light
+release_build bench-http-server
 BODY=$(sed -n 's/.*static let json = #"\(.*\)"#.*/\1/p' bench/http-server/BenchBody.swift)
 PREFIX=$(mktemp -d /tmp/crm-bench-nginx.XXXXXX)
 sed -e "s|__PORT__|$NGINX_PORT|" -e "s|__PREFIX__|$PREFIX|g" -e "s|__BODY__|$BODY|" bench/nginx.conf.template > "$PREFIX/nginx.conf"

@@ -19,23 +19,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REQUESTS=${REQUESTS:-500} PORT=18183
-SWIFT=${SWIFT:-$(command -v swift || echo /opt/swift/usr/bin/swift)}
 OUT=bench/results
 mkdir -p "$OUT"
 log() { echo "bench-instructions: $*" >&2; }
+source bench/lib.sh
 
-if ! command -v valgrind >/dev/null; then
-  [[ $EUID -eq 0 ]] || { echo "install valgrind: sudo apt-get install -y valgrind" >&2; exit 1; }
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
-fi
-log "release build"
-"$SWIFT" build -c release --product crm >&2
-CRM=.build/release/crm
-
-bash scripts/local-postgres.sh start
-BASE_URL=$(bash scripts/local-postgres.sh url)
-psql "$BASE_URL" -qc "DROP DATABASE IF EXISTS crm_bench WITH (FORCE)" -c "CREATE DATABASE crm_bench"
-export DATABASE_URL=${BASE_URL/\/crm\?/\/crm_bench?}
+require valgrind=valgrind
+release_build
+fresh_database crm_bench
 "$CRM" migrate >/dev/null
 KEY=$("$CRM" key create --listing 1 --name instructions)
 psql "$DATABASE_URL" -qc "INSERT INTO contacts (listing_id, email, first_name, last_name)

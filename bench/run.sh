@@ -19,24 +19,15 @@ ROOT=$(pwd)
 SEED=${SEED:-100000} OTHERS=${OTHERS:-${SEED:-100000}} IDLE=${IDLE:-10000} DURATION=${DURATION:-10} CONNECTIONS=${CONNECTIONS:-64} POOL=${POOL:-16}
 SCENARIOS=${SCENARIOS:-"get_by_email get_by_id search_name list_page put_update post_create delete_recreate mixed"}
 PORT=18180 NGINX_PORT=18182
-SWIFT=${SWIFT:-$(command -v swift || echo /opt/swift/usr/bin/swift)}
 OUT=bench/results
 mkdir -p "$OUT"
 log() { echo "bench: $*" >&2; }
+source bench/lib.sh
 
-if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
-  [[ $EUID -eq 0 ]] || { echo "install wrk and nginx: sudo apt-get install -y wrk nginx-light" >&2; exit 1; }
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null
-fi
-log "release build"
-"$SWIFT" build -c release --product crm >&2
-CRM=.build/release/crm
-
-bash scripts/local-postgres.sh start
-BASE_URL=$(bash scripts/local-postgres.sh url)
+require wrk=wrk nginx=nginx-light
+release_build
+fresh_database crm_bench
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-psql "$BASE_URL" -qc "DROP DATABASE IF EXISTS crm_bench WITH (FORCE)" -c "CREATE DATABASE crm_bench"
-export DATABASE_URL=${BASE_URL/\/crm\?/\/crm_bench?}
 export CRM_KEY=$("$CRM" key create --listing 1 --name bench)
 KEY_HASH=$(printf '%s' "$CRM_KEY" | sha256sum | cut -c1-64)
 export CRM_LISTING=1 CRM_CONTACTS=$SEED CONNECTIONS

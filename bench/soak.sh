@@ -7,16 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SOAK_SECONDS=${SOAK_SECONDS:-600} SEED=${SEED:-100000} PORT=18185
-SWIFT=${SWIFT:-$(command -v swift || echo /opt/swift/usr/bin/swift)}
 log() { echo "soak: $*" >&2; }
-command -v wrk >/dev/null || { [[ $EUID -eq 0 ]] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-log "release build"
-"$SWIFT" build -c release --product crm >&2
-CRM=.build/release/crm
-bash scripts/local-postgres.sh start
-BASE_URL=$(bash scripts/local-postgres.sh url)
-psql "$BASE_URL" -qc "DROP DATABASE IF EXISTS crm_soak WITH (FORCE)" -c "CREATE DATABASE crm_soak"
-export DATABASE_URL=${BASE_URL/\/crm\?/\/crm_soak?}
+source bench/lib.sh
+
+require wrk=wrk
+release_build
+fresh_database crm_soak
 "$CRM" migrate >/dev/null
 export CRM_KEY=$("$CRM" key create --listing 1 --name soak) CRM_CONTACTS=$SEED CRM_LISTING=1
 psql "$DATABASE_URL" -qc "INSERT INTO contacts (listing_id, email, first_name, last_name)

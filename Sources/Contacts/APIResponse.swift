@@ -5,20 +5,27 @@ import Operations
 /// success, ``APIError/rendered`` for errors; always `application/json; charset=utf-8`.
 public enum APIResponse {
     static func success(_ status: Int, _ message: String, data dataMembers: String) -> HTTPResponse {
-        json(status, #"{"status":"success","message":"# + JSONText.quoted(message) + #","data":{"# + dataMembers + "}}")
+        var body = successOpening(message)
+        body.append(contentsOf: dataMembers.utf8)
+        body.append(contentsOf: "}}".utf8)
+        return json(status, body)
     }
 
     /// A success whose `data` holds `name` set to `value`, JSON text already encoded as UTF-8
     /// (a page of contacts: copied once into the body, never through a `String`), then `rest`.
     static func success(_ status: Int, _ message: String, dataMember name: String, value: [UInt8], rest: String) -> HTTPResponse {
-        var body = Array((#"{"status":"success","message":"# + JSONText.quoted(message) + #","data":{"# + JSONText.quoted(name) + ":").utf8)
-        body.reserveCapacity(body.count + value.count + rest.utf8.count + 2)
+        var body = successOpening(message)
+        body.reserveCapacity(body.count + name.utf8.count + value.count + rest.utf8.count + 5)
+        body.append(contentsOf: (JSONText.quoted(name) + ":").utf8)
         body.append(contentsOf: value)
         body.append(contentsOf: rest.utf8)
         body.append(contentsOf: "}}".utf8)
-        var headers = HTTPHeaders()
-        headers.add("Content-Type", "application/json; charset=utf-8")
-        return HTTPResponse(status: status, headers: headers, body: body)
+        return json(status, body)
+    }
+
+    /// `{"status":"success","message":…,"data":{` — a success body up to its data members.
+    private static func successOpening(_ message: String) -> [UInt8] {
+        Array((#"{"status":"success","message":"# + JSONText.quoted(message) + #","data":{"#).utf8)
     }
 
     static func error(_ error: APIError) -> HTTPResponse {
@@ -33,9 +40,13 @@ public enum APIResponse {
     }
 
     static func json(_ status: Int, _ body: String) -> HTTPResponse {
+        json(status, Array(body.utf8))
+    }
+
+    static func json(_ status: Int, _ body: [UInt8]) -> HTTPResponse {
         var headers = HTTPHeaders()
         headers.add("Content-Type", "application/json; charset=utf-8")
-        return HTTPResponse(status: status, headers: headers, body: Array(body.utf8))
+        return HTTPResponse(status: status, headers: headers, body: body)
     }
 
     /// The HTTP server's own errors (400, 408, 413, 431, 503, …) in the same shape.

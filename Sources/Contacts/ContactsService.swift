@@ -119,16 +119,16 @@ public struct ContactsService: Sendable {
                         requestID: String, started: UInt64) {
         let seconds = Double(MonotonicClock.now() &- started) / 1e9
         let bytesOut = request.method == "HEAD" ? 0 : response.body.count
-        requestMetrics.record(route: route, method: request.method, status: response.status, seconds: seconds,
+        // Any token is a method to the parser: only known ones are counted and logged as themselves.
+        let methodIndex = RequestMetrics.methodIndex(request.method)
+        requestMetrics.record(route: route, methodIndex: methodIndex, status: response.status, seconds: seconds,
                               bytesIn: request.body.count, bytesOut: bytesOut)
         guard let accessLog else { return }
         let listing = route == Self.listingRoute ? request.path.dropFirst("/crm/".count).prefix(20) : ""
-        let methodIndex = RequestMetrics.methodIndex(request.method)
         accessLog.record(AccessLog.Entry(
             requestID: requestID,
             peer: request.peerAddress,
-            // Any token is a method to the parser: only known ones are logged as themselves.
-            method: methodIndex < RequestMetrics.methods.count ? RequestMetrics.methods[methodIndex] : "OTHER",
+            method: RequestMetrics.methodName(methodIndex),
             route: ContactsAPI.routeTemplates[route],
             listing: listing.isEmpty ? "-" : String(listing),
             // Only the prefix, and only of something shaped like one of our keys.

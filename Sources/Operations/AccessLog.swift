@@ -85,11 +85,7 @@ public final class AccessLog: Sendable {
 
     public func record(_ entry: Entry) {
         let full = pending.withLock { pending in
-            let time = pending.clock.tick()
-            switch format {
-            case .logfmt: Self.appendLogfmt(entry, time: time, to: &pending.bytes)
-            case .json: Self.appendJSON(entry, time: time, to: &pending.bytes)
-            }
+            Self.append(entry, time: pending.clock.tick(), format: format, to: &pending.bytes)
             return immediate || pending.bytes.count >= bufferLimit
         }
         if full { flush() }
@@ -132,49 +128,54 @@ public final class AccessLog: Sendable {
 
     // MARK: Formatting
 
-    static func appendLogfmt(_ entry: Entry, time: LogClock.Time, to out: inout [UInt8]) {
-        out.append(contentsOf: "time=".utf8)
-        time.append(to: &out)
-        out.append(contentsOf: " level=info msg=request bytes_in=".utf8)
-        LogText.appendDecimal(entry.bytesIn, to: &out)
-        out.append(contentsOf: " bytes_out=".utf8)
-        LogText.appendDecimal(entry.bytesOut, to: &out)
-        out.append(contentsOf: " duration_ms=".utf8)
-        LogText.appendMilliseconds(entry.durationMilliseconds, to: &out)
-        out.append(contentsOf: " key_prefix=".utf8)
-        LogText.appendLogfmtValue(entry.keyPrefix, to: &out)
-        out.append(contentsOf: " listing=".utf8)
-        LogText.appendLogfmtValue(entry.listing, to: &out)
-        out.append(contentsOf: " method=".utf8)
-        LogText.appendLogfmtValue(entry.method, to: &out)
-        out.append(contentsOf: " peer=".utf8)
-        LogText.appendLogfmtValue(entry.peer, to: &out)
-        out.append(contentsOf: " request_id=".utf8)
-        LogText.appendLogfmtValue(entry.requestID, to: &out)
-        out.append(contentsOf: " route=".utf8)
-        LogText.appendLogfmtValue(entry.route, to: &out)
-        out.append(contentsOf: " status=".utf8)
-        LogText.appendDecimal(entry.status, to: &out)
-        out.append(UInt8(ascii: "\n"))
+    /// A field's value: numbers are bare in logfmt and quoted strings in JSON.
+    private enum FieldValue {
+        case number(Int)
+        case milliseconds(Double)
+        case text(String)
     }
 
-    static func appendJSON(_ entry: Entry, time: LogClock.Time, to out: inout [UInt8]) {
-        out.append(contentsOf: #"{"time":""#.utf8)
+    /// One line: `time`, `level`, `msg`, then the entry's fields in sorted order, as logfmt
+    /// (`key=value`, quoted when needed) or as one JSON object.
+    static func append(_ entry: Entry, time: LogClock.Time, format: Format, to out: inout [UInt8]) {
+        let json = format == .json
+        out.append(contentsOf: (json ? #"{"time":""# : "time=").utf8)
         time.append(to: &out)
-        out.append(contentsOf: #"","level":"info","msg":"request","bytes_in":""#.utf8)
-        LogText.appendDecimal(entry.bytesIn, to: &out)
-        out.append(contentsOf: #"","bytes_out":""#.utf8)
-        LogText.appendDecimal(entry.bytesOut, to: &out)
-        out.append(contentsOf: #"","duration_ms":""#.utf8)
-        LogText.appendMilliseconds(entry.durationMilliseconds, to: &out)
-        out.append(UInt8(ascii: "\""))
-        for (key, value) in [(#","key_prefix":"#, entry.keyPrefix), (#","listing":"#, entry.listing), (#","method":"#, entry.method),
-                             (#","peer":"#, entry.peer), (#","request_id":"#, entry.requestID), (#","route":"#, entry.route),
-                             (#","status":"#, String(entry.status))] {
-            out.append(contentsOf: key.utf8)
-            out.append(contentsOf: JSONText.quoted(value).utf8)
+        out.append(contentsOf: (json ? #"","level":"info","msg":"request""# : " level=info msg=request").utf8)
+        func field(_ key: String, _ value: FieldValue) {
+            if json {
+                out.append(contentsOf: #",""#.utf8)
+                out.append(contentsOf: key.utf8)
+                out.append(contentsOf: #"":"#.utf8)
+            } else {
+                out.append(UInt8(ascii: " "))
+                out.append(contentsOf: key.utf8)
+                out.append(UInt8(ascii: "="))
+            }
+            switch value {
+            case .text(let text):
+                if json { out.append(contentsOf: JSONText.quoted(text).utf8) } else { LogText.appendLogfmtValue(text, to: &out) }
+            case .number(let number):
+                if json { out.append(UInt8(ascii: "\"")) }
+                LogText.appendDecimal(number, to: &out)
+                if json { out.append(UInt8(ascii: "\"")) }
+            case .milliseconds(let milliseconds):
+                if json { out.append(UInt8(ascii: "\"")) }
+                LogText.appendMilliseconds(milliseconds, to: &out)
+                if json { out.append(UInt8(ascii: "\"")) }
+            }
         }
-        out.append(contentsOf: "}\n".utf8)
+        field("bytes_in", .number(entry.bytesIn))
+        field("bytes_out", .number(entry.bytesOut))
+        field("duration_ms", .milliseconds(entry.durationMilliseconds))
+        field("key_prefix", .text(entry.keyPrefix))
+        field("listing", .text(entry.listing))
+        field("method", .text(entry.method))
+        field("peer", .text(entry.peer))
+        field("request_id", .text(entry.requestID))
+        field("route", .text(entry.route))
+        field("status", .number(entry.status))
+        out.append(contentsOf: (json ? "}\n" : "\n").utf8)
     }
 }
 

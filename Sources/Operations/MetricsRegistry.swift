@@ -1,7 +1,8 @@
 import Synchronization
 
 /// A small in-process metrics registry rendered in the Prometheus text exposition format
-/// (version 0.0.4): counters and histograms with labels, and gauges read at scrape time.
+/// (version 0.0.4): counters with labels, and families read at scrape time (gauges, and
+/// metrics a component keeps in its own form, such as ``RequestMetrics``' histograms).
 ///
 /// Deliberately tiny instead of swift-metrics + swift-prometheus: a handful of series, one
 /// lock, no extra build time.
@@ -25,16 +26,9 @@ public final class MetricsRegistry: Sendable {
         let labels: [String]  // "name=value" pairs, already escaped
     }
 
-    private struct Histogram {
-        var bucketCounts: [UInt64]
-        var sum: Double = 0
-        var count: UInt64 = 0
-    }
-
     private struct Family {
         let type: String
         let help: String
-        var buckets: [Double] = []
         var collected = false
     }
 
@@ -42,7 +36,6 @@ public final class MetricsRegistry: Sendable {
         var families: [String: Family] = [:]
         var order: [String] = []
         var counters: [SeriesKey: Double] = [:]
-        var histograms: [SeriesKey: Histogram] = [:]
         var collected: [String: @Sendable () -> [Sample]] = [:]
     }
 
@@ -52,11 +45,6 @@ public final class MetricsRegistry: Sendable {
 
     public func declareCounter(_ name: String, help: String) {
         declare(name, Family(type: "counter", help: help))
-    }
-
-    /// A histogram with upper bounds `buckets` (ascending; `+Inf` is implied).
-    public func declareHistogram(_ name: String, help: String, buckets: [Double]) {
-        declare(name, Family(type: "histogram", help: help, buckets: buckets.sorted()))
     }
 
     /// Series that `read` returns at each scrape: gauges (pool sizes, open connections), or
@@ -77,18 +65,6 @@ public final class MetricsRegistry: Sendable {
         state.withLock { $0.counters[key, default: 0] += amount }
     }
 
-    public func observe(_ name: String, labels: Labels = [], _ value: Double) {
-        let key = SeriesKey(name: name, labels: Self.encode(labels))
-        state.withLock { state in
-            guard let buckets = state.families[name]?.buckets else { return }
-            var histogram = state.histograms[key] ?? Histogram(bucketCounts: Array(repeating: 0, count: buckets.count))
-            for (index, bound) in buckets.enumerated() where value <= bound { histogram.bucketCounts[index] += 1 }
-            histogram.sum += value
-            histogram.count += 1
-            state.histograms[key] = histogram
-        }
-    }
-
     /// The current value of a counter series (for tests and diagnostics).
     public func counterValue(_ name: String, labels: Labels = []) -> Double {
         state.withLock { $0.counters[SeriesKey(name: name, labels: Self.encode(labels))] ?? 0 }
@@ -96,8 +72,8 @@ public final class MetricsRegistry: Sendable {
 
     /// Every family, in declaration order, as Prometheus text.
     public func render() -> String {
-        let (families, order, counters, histograms, collected) = state.withLock {
-            ($0.families, $0.order, $0.counters, $0.histograms, $0.collected)
+        let (families, order, counters, collected) = state.withLock {
+            ($0.families, $0.order, $0.counters, $0.collected)
         }
         var text = ""
         for name in order {
@@ -109,22 +85,8 @@ public final class MetricsRegistry: Sendable {
                 }
                 continue
             }
-            switch family.type {
-            case "counter":
-                for (key, value) in counters.filter({ $0.key.name == name }).sorted(by: { $0.key.labels.lexicographicallyPrecedes($1.key.labels) }) {
-                    text += "\(name)\(Self.format(key.labels)) \(Self.number(value))\n"
-                }
-            case "histogram":
-                for (key, histogram) in histograms.filter({ $0.key.name == name }).sorted(by: { $0.key.labels.lexicographicallyPrecedes($1.key.labels) }) {
-                    for (index, bound) in family.buckets.enumerated() {
-                        text += "\(name)_bucket\(Self.format(key.labels + ["le=\"\(Self.number(bound))\""])) \(histogram.bucketCounts[index])\n"
-                    }
-                    text += "\(name)_bucket\(Self.format(key.labels + ["le=\"+Inf\""])) \(histogram.count)\n"
-                    text += "\(name)_sum\(Self.format(key.labels)) \(Self.number(histogram.sum))\n"
-                    text += "\(name)_count\(Self.format(key.labels)) \(histogram.count)\n"
-                }
-            default:
-                break
+            for (key, value) in counters.filter({ $0.key.name == name }).sorted(by: { $0.key.labels.lexicographicallyPrecedes($1.key.labels) }) {
+                text += "\(name)\(Self.format(key.labels)) \(Self.number(value))\n"
             }
         }
         return text

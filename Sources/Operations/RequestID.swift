@@ -14,13 +14,7 @@ public enum RequestID {
     /// 64 random bits drawn once per process, then a counter: unique within the process and,
     /// with overwhelming likelihood, across processes, without a system call per request.
     public static func generate() -> String {
-        let count = counter.add(1, ordering: .relaxed).newValue
-        return processPrefix + String(unsafeUninitializedCapacity: 16) { buffer in
-            for index in 0..<16 {
-                buffer[index] = hexDigits[Int((count >> UInt64(60 - 4 * index)) & 0xf)]
-            }
-            return 16
-        }
+        processPrefix + hex(counter.add(1, ordering: .relaxed).newValue)
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
@@ -32,9 +26,14 @@ public enum RequestID {
 
     private static let counter = Atomic<UInt64>(0)
 
+    /// 16 lower-case hex digits, written straight into the string's storage.
     private static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
+        String(unsafeUninitializedCapacity: 16) { buffer in
+            for index in 0..<16 {
+                buffer[index] = hexDigits[Int((value >> UInt64(60 - 4 * index)) & 0xf)]
+            }
+            return 16
+        }
     }
 
     private static func isAllowed(_ byte: UInt8) -> Bool {

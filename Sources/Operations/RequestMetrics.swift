@@ -30,13 +30,18 @@ public final class RequestMetrics: Sendable {
         self.buckets = buckets.sorted()
     }
 
-    /// The label value for `method`: itself when known, else `OTHER`.
+    /// The slot of `method`: its index in ``methods`` when known, else that of `OTHER`.
     public static func methodIndex(_ method: String) -> Int {
         methods.firstIndex(of: method) ?? methods.count
     }
 
-    public func record(route: Int, method: String, status: Int, seconds: Double, bytesIn: Int, bytesOut: Int) {
-        let key = (route << 20) | (Self.methodIndex(method) << 12) | (status & 0xfff)
+    /// The label value of a ``methodIndex(_:)``: the method itself, or `OTHER`.
+    public static func methodName(_ index: Int) -> String {
+        index < methods.count ? methods[index] : "OTHER"
+    }
+
+    public func record(route: Int, methodIndex: Int, status: Int, seconds: Double, bytesIn: Int, bytesOut: Int) {
+        let key = (route << 20) | (methodIndex << 12) | (status & 0xfff)
         let bucket = buckets.firstIndex { seconds <= $0 } ?? buckets.count
         let slots = buckets.count + 1
         series.withLock { series in
@@ -65,10 +70,10 @@ public final class RequestMetrics: Sendable {
         series.withLock { $0 }.sorted { $0.key < $1.key }
     }
 
-    private func labels(_ key: Int, status: Bool = false, method: Bool = true) -> MetricsRegistry.Labels {
-        let route = key >> 20, methodIndex = (key >> 12) & 0xff
-        var labels: MetricsRegistry.Labels = [("route", route < routes.count ? routes[route] : "other")]
-        if method { labels.append(("method", methodIndex < Self.methods.count ? Self.methods[methodIndex] : "OTHER")) }
+    private func labels(_ key: Int, status: Bool = false) -> MetricsRegistry.Labels {
+        let route = key >> 20
+        var labels: MetricsRegistry.Labels = [("route", route < routes.count ? routes[route] : "other"),
+                                              ("method", Self.methodName((key >> 12) & 0xff))]
         if status { labels.append(("status", String(key & 0xfff))) }
         return labels
     }

@@ -71,18 +71,11 @@ extension PostgresConnection {
                 pipelineInFlight[0].results.append(PostgresResult(copying: result))
             case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE:
                 if pipelineInFlight[0].error == nil || pipelineInFlight[0].error?.kind == .notRun {
-                    pipelineInFlight[0].error = serverError(result)
-                    // The Prepare itself failed: the name was never defined on the server.
-                    if pipelineInFlight[0].stage == .preparing, case .prepared(let statement, _) = pipelineInFlight[0].request.command {
-                        preparedNames.remove(statement.name)
-                    }
+                    recordPipelinedError(serverError(result))
                 }
             case PGRES_PIPELINE_ABORTED:
                 if pipelineInFlight[0].error == nil {
-                    pipelineInFlight[0].error = PostgresError(kind: .notRun, message: "skipped after an earlier statement of its pipeline group failed")
-                    if pipelineInFlight[0].stage == .preparing, case .prepared(let statement, _) = pipelineInFlight[0].request.command {
-                        preparedNames.remove(statement.name)
-                    }
+                    recordPipelinedError(PostgresError(kind: .notRun, message: "skipped after an earlier statement of its pipeline group failed"))
                 }
             default:
                 PQclear(result)
@@ -90,6 +83,15 @@ extension PostgresConnection {
                 return
             }
             PQclear(result)
+        }
+    }
+
+    /// Sets the oldest request's error. If its Prepare is what failed (or was skipped), the
+    /// name was never defined on the server, so the next use prepares it again.
+    private func recordPipelinedError(_ error: PostgresError) {
+        pipelineInFlight[0].error = error
+        if pipelineInFlight[0].stage == .preparing, case .prepared(let statement, _) = pipelineInFlight[0].request.command {
+            preparedNames.remove(statement.name)
         }
     }
 

@@ -72,7 +72,6 @@ struct ServeCommand: AsyncParsableCommand {
                                       accessLog: accessLog)
 
         var configuration = HTTPServerConfiguration(host: settings.host, port: settings.port)
-        configuration.eventLoops = settings.eventLoops
         configuration.limits.maxBodyBytes = settings.maxBodyBytes
         configuration.requestTimeout = .seconds(settings.requestTimeout)
         configuration.idleTimeout = .seconds(settings.idleTimeout)

@@ -45,30 +45,21 @@ final class QueryPlanTests: XCTestCase {
 
     func testEverySearchReadsContactsThroughAnIndexAndCallsNoFunction() async throws {
         let key = [UInt8](repeating: 7, count: 32)
-        var cases: [(String, ContactStore.SearchFilters)] = [("no filter", .init())]
-        var filters = ContactStore.SearchFilters()
-        filters.id = 12
-        cases.append(("id", filters))
-        filters = .init()
-        filters.email = "plan12@example.com"
-        cases.append(("email", filters))
-        filters = .init()
-        filters.phone = "1000000012"
-        cases.append(("phone", filters))
-        filters = .init()
-        filters.firstName = "rst12"
-        cases.append(("first_name", filters))
-        filters = .init()
-        filters.lastName = "c4ca4"
-        cases.append(("last_name", filters))
-        filters = .init()
-        filters.name = "first12 c4"
-        cases.append(("name", filters))
-        filters = .init()
-        filters.email = "plan12@example.com"
-        filters.lastName = "c4ca4"
-        filters.after = 5
-        cases.append(("email and last_name after 5", filters))
+        func filters(_ set: (inout ContactStore.SearchFilters) -> Void) -> ContactStore.SearchFilters {
+            var filters = ContactStore.SearchFilters()
+            set(&filters)
+            return filters
+        }
+        let cases: [(String, ContactStore.SearchFilters)] = [
+            ("no filter", .init()),
+            ("id", filters { $0.id = 12 }),
+            ("email", filters { $0.email = "plan12@example.com" }),
+            ("phone", filters { $0.phone = "1000000012" }),
+            ("first_name", filters { $0.firstName = "rst12" }),
+            ("last_name", filters { $0.lastName = "c4ca4" }),
+            ("name", filters { $0.name = "first12 c4" }),
+            ("email and last_name after 5", filters { $0.email = "plan12@example.com"; $0.lastName = "c4ca4"; $0.after = 5 }),
+        ]
 
         for (name, filters) in cases {
             let (statement, parameters) = ContactSearchQuery.statement(keyHash: key, listing: 1, filters: filters)

@@ -4,17 +4,18 @@ import Synchronization
 import XCTest
 
 final class MetricsRegistryTests: XCTestCase {
-    func testCountersHistogramsAndGaugesRenderInExpositionFormat() {
+    func testCountersCollectedFamiliesAndGaugesRenderInExpositionFormat() {
         let metrics = MetricsRegistry()
         metrics.declareCounter("demo_requests_total", help: "Requests.")
-        metrics.declareHistogram("demo_seconds", help: "Durations.", buckets: [0.1, 1])
+        metrics.declareCollected("demo_seconds", help: "Durations.", type: "histogram") {
+            [(suffix: "_bucket", labels: [("le", "0.1")], value: 1), (suffix: "_bucket", labels: [("le", "1")], value: 2),
+             (suffix: "_bucket", labels: [("le", "+Inf")], value: 3), (suffix: "_sum", labels: [], value: 5.55),
+             (suffix: "_count", labels: [], value: 3)]
+        }
         metrics.declareGauge("demo_open", help: "Open things.") { [([("kind", "a")], 3)] }
         metrics.increment("demo_requests_total", labels: [("route", "/x"), ("status", "200")])
         metrics.increment("demo_requests_total", labels: [("route", "/x"), ("status", "200")], by: 2)
         metrics.increment("demo_requests_total", labels: [("route", "q\"uote\\"), ("status", "500")])
-        metrics.observe("demo_seconds", 0.05)
-        metrics.observe("demo_seconds", 0.5)
-        metrics.observe("demo_seconds", 5)
         XCTAssertEqual(metrics.counterValue("demo_requests_total", labels: [("route", "/x"), ("status", "200")]), 3)
         XCTAssertEqual(metrics.render(), """
             # HELP demo_requests_total Requests.
@@ -128,9 +129,9 @@ final class RequestMetricsTests: XCTestCase {
         let registry = MetricsRegistry()
         let requests = RequestMetrics(routes: ["/a", "/b"], buckets: [0.1, 1])
         requests.register(in: registry, requests: "req_total", duration: "req_seconds", requestBytes: "in_bytes", responseBytes: "out_bytes")
-        requests.record(route: 0, method: "GET", status: 200, seconds: 0.05, bytesIn: 0, bytesOut: 10)
-        requests.record(route: 0, method: "GET", status: 404, seconds: 0.5, bytesIn: 3, bytesOut: 20)
-        requests.record(route: 1, method: "BREW", status: 405, seconds: 5, bytesIn: 0, bytesOut: 1)
+        requests.record(route: 0, methodIndex: RequestMetrics.methodIndex("GET"), status: 200, seconds: 0.05, bytesIn: 0, bytesOut: 10)
+        requests.record(route: 0, methodIndex: RequestMetrics.methodIndex("GET"), status: 404, seconds: 0.5, bytesIn: 3, bytesOut: 20)
+        requests.record(route: 1, methodIndex: RequestMetrics.methodIndex("BREW"), status: 405, seconds: 5, bytesIn: 0, bytesOut: 1)
         XCTAssertEqual(registry.render(), """
             # HELP req_total HTTP requests answered, by route template, method and status.
             # TYPE req_total counter
