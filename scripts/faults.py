@@ -62,14 +62,11 @@ class Cluster:
         for _ in range(50):
             try:
                 self.run("start")
+                self.url = self.run("url")
                 return
             except subprocess.CalledProcessError:
                 time.sleep(0.2)
         raise Failure("PostgreSQL did not restart")
-
-    @property
-    def url(self):
-        return self.run("url")
 
     def sql(self, statement):
         return subprocess.run(["psql", self.url, "-XtAqc", statement], check=True,

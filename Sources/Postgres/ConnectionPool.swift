@@ -93,16 +93,13 @@ public final class ConnectionPool: Sendable {
     /// should that connection be unavailable or break, the read runs again on a borrowed
     /// connection (it only reads). Any other statement borrows a connection.
     public func execute(_ statement: PreparedStatement, _ parameters: [(any PostgresEncodable)?] = []) async throws -> PostgresResult {
-        if statement.pipelined, configuration.pipelinedReads, connectionConfiguration.statementMode == .named {
-            let partition = partitionForCaller()
-            if let connection = try? await partition.pipelineConnection() {
-                do {
-                    return try await connection.execute(statement, parameters)
-                } catch let error as PostgresError where error.isConnectionError || error.kind == .notRun {
-                    // fall through: a read may run again
-                }
+        if statement.pipelined, configuration.pipelinedReads, connectionConfiguration.statementMode == .named,
+           let connection = try? await partitionForCaller().pipelineConnection() {
+            do {
+                return try await connection.execute(statement, parameters)
+            } catch let error as PostgresError where error.isConnectionError || error.kind == .notRun {
+                // a read may run again: on a borrowed connection, below
             }
-            return try await partition.withConnection { try await $0.execute(statement, parameters) }
         }
         return try await withConnection { try await $0.execute(statement, parameters) }
     }
