@@ -26,6 +26,8 @@ class ContactsTestCase: XCTestCase {
     var trustedProxies: Set<String> { [] }
     /// Burst for rate-limited keys; override before `setUp` runs.
     var rateLimitBurst: Int? { nil }
+    /// The service's pool size; override before `setUp` runs.
+    var poolSize: Int { 8 }
 
     override func setUp() async throws {
         database = try await TestDatabase.create()
@@ -35,7 +37,7 @@ class ContactsTestCase: XCTestCase {
         keyB = try await store.createKey(listings: [2], name: "b", rateLimit: nil)
         keyAB = try await store.createKey(listings: [1, 2], name: "ab", rateLimit: nil)
         await admin.close()
-        pool = ConnectionPool(configuration: .init(maxConnections: 8), connection: database.configuration, loop: TestDatabase.loop)
+        pool = ConnectionPool(configuration: .init(maxConnections: poolSize), connection: database.configuration, loop: TestDatabase.loop)
         let document = FileManager.default.contents(atPath: Self.repositoryFile("openapi.yaml")).map(Array.init) ?? []
         let metrics = MetricsRegistry()
         self.metrics = metrics

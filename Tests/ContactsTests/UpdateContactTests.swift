@@ -111,18 +111,4 @@ final class UpdateContactTests: ContactsTestCase {
         let stored = (data(try get(1, "id=\(id)"))["results"] as? [[String: Any]])?.first
         XCTAssertEqual(stored?["contact_email"] as? String, "clear@example.com")
     }
-
-    func testConcurrentPutsOfOneNewEmailCreateOnceAndUpdateTheRest() throws {
-        let statuses = Mutex<[Int]>([])
-        let port = server.port, key = keyA!
-        DispatchQueue.concurrentPerform(iterations: 30) { index in
-            let body = Body.form([("email", "together@example.com"), ("first_name", "Writer \(index)")])
-            let status = (try? Self.call(port: port, "PUT", "/crm/1", key: key, body: body))?.status ?? -1
-            statuses.withLock { $0.append(status) }
-        }
-        let all = statuses.withLock { $0 }
-        XCTAssertEqual(all.filter { $0 == 201 }.count, 1, "\(all)")
-        XCTAssertEqual(all.filter { $0 == 200 }.count, 29, "\(all)")
-        XCTAssertEqual(try contactCount(1), 1)
-    }
 }

@@ -1,0 +1,170 @@
+import Dispatch
+import Foundation
+import Postgres
+import Synchronization
+import TestSupport
+import XCTest
+
+/// PUT under concurrency (sql/007_race_free_upsert.sql): a PUT whose contact is deleted while it
+/// waits behaves as if it came after the DELETE, and concurrent PUTs of one new email create
+/// exactly one contact and never answer 409. Writers hold real row locks in their own sessions.
+final class UpsertRaceTests: ContactsTestCase {
+    /// Room for every concurrent writer to hold its own backend at once.
+    override var poolSize: Int { 50 }
+
+    func testAPutWithoutIDWhoseContactIsDeletedMeanwhileCreatesIt() throws {
+        try assertPutAfterConcurrentDelete(identifiedByID: false)
+    }
+
+    func testAPutWithAnIDWhoseContactIsDeletedMeanwhileCreatesIt() throws {
+        try assertPutAfterConcurrentDelete(identifiedByID: true)
+    }
+
+    /// A session deletes the contact and keeps its transaction open; the PUT starts and blocks on
+    /// the row lock (seen in pg_stat_activity); the DELETE commits; the PUT must create.
+    private func assertPutAfterConcurrentDelete(identifiedByID: Bool, file: StaticString = #filePath, line: UInt = #line) throws {
+        let created = try post(1, [("email", "gone@example.com"), ("first_name", "Old")])
+        XCTAssertEqual(created.status, 201, file: file, line: line)
+        let oldID = contact(created)["contact_id"] as? Int ?? -1
+        let deleter = try blocking { [database] in try await database!.connect(applicationName: "deleter") }
+        try blocking {
+            _ = try await deleter.simpleQuery("BEGIN; DELETE FROM contacts WHERE contact_id = \(oldID)")
+        }
+
+        let port = server.port, key = keyA!
+        let fields = (identifiedByID ? [("id", "\(oldID)")] : []) + [("email", "gone@example.com"), ("first_name", "New")]
+        let answer = Mutex<Result<RawHTTPClient.Response, Error>?>(nil)
+        let answered = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            let result = Result { try Self.call(port: port, "PUT", "/crm/1", key: key, body: .form(fields)) }
+            answer.withLock { $0 = result }
+            answered.signal()
+        }
+        try waitForLockWaiters(1)
+        try blocking { _ = try await deleter.simpleQuery("COMMIT") }
+        XCTAssertEqual(answered.wait(timeout: .now() + 10), .success, "the PUT answered after the DELETE committed", file: file, line: line)
+        let response = try XCTUnwrap(answer.withLock { $0 }, file: file, line: line).get()
+        try blocking { await deleter.close() }
+
+        XCTAssertEqual(response.status, 201, response.bodyText, file: file, line: line)
+        XCTAssertEqual(response.json["message"] as? String, "New contact successfully created.", file: file, line: line)
+        let body = contact(response)
+        let newID = try XCTUnwrap(body["contact_id"] as? Int, response.bodyText, file: file, line: line)
+        XCTAssertNotEqual(newID, oldID, file: file, line: line)
+        XCTAssertEqual(body["contact_email"] as? String, "gone@example.com", file: file, line: line)
+        XCTAssertEqual(body["contact_first_name"] as? String, "New", file: file, line: line)
+        XCTAssertEqual(try rows(), ["\(newID)|gone@example.com|New"], file: file, line: line)
+    }
+
+    func testFiftyConcurrentPutsOfOneNewEmailCreateOnceAndUpdateTheRest() throws {
+        let writers = 50
+        for round in 1...3 {
+            let email = "together-\(round)@example.com"
+            let statuses = try concurrentPuts(writers) { index in [("email", email), ("first_name", "Writer \(index)")] }
+            XCTAssertEqual(statuses.filter { $0 == 201 }.count, 1, "round \(round): \(statuses)")
+            XCTAssertEqual(statuses.filter { $0 == 200 }.count, writers - 1, "round \(round): \(statuses)")
+            XCTAssertEqual(try contactCount(1), round, "round \(round): one contact per email")
+        }
+    }
+
+    func testConcurrentPutsByEmailAndPhoneOfOneNewContactNeverConflict() throws {
+        let statuses = try concurrentPuts(50) { index in
+            // Half know the email, half the phone, some both: all mean the same new contact.
+            switch index % 3 {
+            case 0: return [("email", "both@example.com"), ("phone", "15550001000")]
+            case 1: return [("email", "both@example.com"), ("last_name", "L\(index)")]
+            default: return [("email", "both@example.com"), ("phone", "+1 555 000 1000")]
+            }
+        }
+        XCTAssertEqual(statuses.filter { $0 == 201 }.count, 1, "\(statuses)")
+        XCTAssertEqual(statuses.filter { $0 == 200 }.count, 49, "\(statuses)")
+        XCTAssertEqual(try rows().count, 1)
+        XCTAssertEqual(try rows().first?.split(separator: "|").dropFirst().first, "both@example.com")
+    }
+
+    func testPutsRacingDeletesOfTheSameEmailNeverConflictNorAnswerAnEmptyContact() throws {
+        for round in 1...5 {
+            let email = "churn-\(round)@example.com"
+            XCTAssertEqual(try post(1, [("email", email)]).status, 201)
+            let answers = try concurrentRequests(50) { index in
+                index % 5 == 0 ? ("DELETE", [("email", email)]) : ("PUT", [("email", email), ("first_name", "W\(index)")])
+            }
+            for (index, response) in answers.enumerated() {
+                if index % 5 == 0 {
+                    XCTAssertTrue([202, 404].contains(response.status), "round \(round) DELETE: \(response.status) \(response.bodyText)")
+                } else {
+                    XCTAssertTrue([200, 201].contains(response.status), "round \(round) PUT: \(response.status) \(response.bodyText)")
+                    XCTAssertNotNil(contact(response)["contact_id"] as? Int, "round \(round) PUT: \(response.bodyText)")
+                    XCTAssertEqual(contact(response)["contact_email"] as? String, email, "round \(round) PUT: \(response.bodyText)")
+                }
+            }
+            XCTAssertLessThanOrEqual(try rows().filter { $0.contains("|\(email)|") }.count, 1, "round \(round)")
+        }
+    }
+
+    /// `count` clients, each on its own TCP connection (connected before any sends), PUT at once.
+    private func concurrentPuts(_ count: Int, fields: @escaping @Sendable (Int) -> [(String, String)]) throws -> [Int] {
+        try concurrentRequests(count) { ("PUT", fields($0)) }.map(\.status)
+    }
+
+    /// `count` clients, each on its own TCP connection (connected before any sends), send the
+    /// request `request(index)` at once; the answers in client order (status -1: no answer).
+    private func concurrentRequests(
+        _ count: Int, _ request: @escaping @Sendable (Int) -> (method: String, fields: [(String, String)])
+    ) throws -> [RawHTTPClient.Response] {
+        let port = server.port, key = keyA!
+        let clients = try (0..<count).map { _ in try RawHTTPClient(port: port, timeout: 30) }
+        let answers = Mutex<[Int: RawHTTPClient.Response]>([:])
+        let start = DispatchSemaphore(value: 0)
+        let done = DispatchGroup()
+        for (index, client) in clients.enumerated() {
+            nonisolated(unsafe) let client = client
+            done.enter()
+            Thread.detachNewThread {
+                defer { done.leave() }
+                let (method, fields) = request(index)
+                let (contentType, bytes) = Self.encode(.form(fields))
+                let head = "\(method) /crm/1 HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer \(key.text)\r\n"
+                    + "Content-Type: \(contentType!)\r\nContent-Length: \(bytes.count)\r\n\r\n"
+                start.wait()
+                let response = (try? { try client.send(Array(head.utf8) + bytes); return try client.readResponse() }())
+                    ?? RawHTTPClient.Response(status: -1, headers: [], body: [])
+                answers.withLock { $0[index] = response }
+            }
+        }
+        for _ in 0..<count { start.signal() }
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success, "every request answered")
+        return answers.withLock { answers in (0..<count).map { answers[$0]! } }
+    }
+
+    /// Waits (at most 10 s) until `count` backends of this database wait for a lock.
+    private func waitForLockWaiters(_ count: Int) throws {
+        let database = self.database!
+        let deadline = Date().addingTimeInterval(10)
+        var waiting = 0
+        while Date() < deadline {
+            waiting = try blocking {
+                let connection = try await database.connect()
+                let result = try await connection.query(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+                await connection.close()
+                return try result[0].decode(Int.self, column: 0)
+            }
+            if waiting >= count { return }
+            usleep(10_000)
+        }
+        XCTFail("\(count) backend(s) should wait for a row lock within 10 s; \(waiting) did")
+    }
+
+    /// Listing 1's contacts as `id|email|first_name`, by id.
+    private func rows() throws -> [String] {
+        let database = self.database!
+        return try blocking {
+            let connection = try await database.connect()
+            let result = try await connection.query(
+                "SELECT contact_id || '|' || coalesce(email, '') || '|' || coalesce(first_name, '') FROM contacts WHERE listing_id = 1 ORDER BY contact_id")
+            await connection.close()
+            return try (0..<result.rowCount).map { try result[$0].decode(String.self, column: 0) }
+        }
+    }
+}
