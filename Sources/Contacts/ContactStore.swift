@@ -83,8 +83,7 @@ public struct ContactStore: Sendable {
         let (statement, parameters) = ContactSearchQuery.statement(keyHash: keyHash, listing: listing, filters: filters)
         let rows = try await pool.execute(statement, parameters)
         if rows.rowCount == 0 {
-            let granted = try await pool.execute(ContactSearchQuery.grant, [PostgresBytes(keyHash), listing])[0].decode(Bool.self, column: 0)
-            return granted ? Page(resultsJSON: Array("[]".utf8), count: 0, nextAfter: nil) : nil
+            return try await isGranted(keyHash: keyHash, listing: listing) ? Page(resultsJSON: Array("[]".utf8), count: 0, nextAfter: nil) : nil
         }
         let count = min(rows.rowCount, filters.limit)
         var json: [UInt8] = [UInt8(ascii: "[")]
@@ -98,6 +97,11 @@ public struct ContactStore: Sendable {
         json.append(UInt8(ascii: "]"))
         let nextAfter = rows.rowCount > filters.limit ? try rows[filters.limit - 1].decode(Int64.self, column: 0) : nil
         return Page(resultsJSON: json, count: count, nextAfter: nextAfter)
+    }
+
+    /// Whether the key (by hash) is live and granted the listing: one pipelined read.
+    public func isGranted(keyHash: [UInt8], listing: Int64) async throws -> Bool {
+        try await pool.execute(ContactSearchQuery.grant, [PostgresBytes(keyHash), listing])[0].decode(Bool.self, column: 0)
     }
 
     private func write(_ statement: PreparedStatement, _ parameters: [(any PostgresEncodable)?]) async throws -> WriteOutcome {

@@ -1,70 +1,28 @@
 import HTTP
 
-/// The four operations on `/crm/{listing_id}`, each: validate, one store call, render.
+/// Runs a validated ``ContactOperation``: one store call (which checks the key's grant in the
+/// same statement), then the response.
 extension ContactsAPI {
-    /// POST: create.
-    func create(_ context: RequestContext) async throws -> HTTPResponse {
-        let parameters = context.parameters
-        let firstName = try ContactValidation.personName("first_name", parameters["first_name"])
-        let lastName = try ContactValidation.personName("last_name", parameters["last_name"])
-        let email = try ContactValidation.email(parameters["email"])
-        let phone = try ContactValidation.phone(parameters["phone"])
-        let ipAddress = try ContactValidation.ipAddress(parameters["ip_address"]) ?? context.clientAddress
-        guard email != nil || phone != nil else { throw APIError.missing("email", "email or phone is required.") }
-        let outcome = try await store.create(keyHash: context.keyHash, listing: context.listing, firstName: firstName,
-                                             lastName: lastName, email: email, phone: phone, ipAddress: ipAddress)
-        return try render(outcome)
-    }
-
-    /// PUT: update by id, or by email/phone; create when not found.
-    func upsert(_ context: RequestContext) async throws -> HTTPResponse {
-        let parameters = context.parameters
-        let id = try ContactValidation.contactID(parameters["id"])
-        let firstName = try ContactValidation.field(parameters, "first_name") { (text) throws(APIError) in try ContactValidation.personName("first_name", text) }
-        let lastName = try ContactValidation.field(parameters, "last_name") { (text) throws(APIError) in try ContactValidation.personName("last_name", text) }
-        let email = try ContactValidation.field(parameters, "email") { (text) throws(APIError) in try ContactValidation.email(text) }
-        let phone = try ContactValidation.field(parameters, "phone") { (text) throws(APIError) in try ContactValidation.phone(text) }
-        let givenIP = try ContactValidation.ipAddress(parameters["ip_address"])
-        if email == .cleared, phone == .cleared {
-            throw APIError.invalid("email", "email and phone cannot both be cleared: a contact keeps at least one.")
+    func perform(_ operation: ContactOperation, keyHash: [UInt8], listing: Int64) async throws -> HTTPResponse {
+        switch operation {
+        case let .create(firstName, lastName, email, phone, ipAddress):
+            return try render(await store.create(keyHash: keyHash, listing: listing, firstName: firstName, lastName: lastName,
+                                                 email: email, phone: phone, ipAddress: ipAddress))
+        case let .upsert(id, firstName, lastName, email, phone, ipAddress, ipGiven):
+            return try render(await store.upsert(keyHash: keyHash, listing: listing, id: id, firstName: firstName, lastName: lastName,
+                                                 email: email, phone: phone, ipAddress: ipAddress, ipGiven: ipGiven))
+        case let .delete(id, email, phone):
+            let outcome = try await store.delete(keyHash: keyHash, listing: listing, id: id, email: email, phone: phone)
+            if outcome == .notFound { throw APIError.deleteTargetNotFound }
+            return try render(outcome)
+        case .search(let filters):
+            return try await search(filters, keyHash: keyHash, listing: listing)
         }
-        if id == nil, email.value == nil, phone.value == nil {
-            throw APIError.missing("email", "id, email or phone is required.")
-        }
-        let outcome = try await store.upsert(
-            keyHash: context.keyHash, listing: context.listing, id: id, firstName: firstName, lastName: lastName,
-            email: email, phone: phone, ipAddress: givenIP ?? context.clientAddress, ipGiven: givenIP != nil)
-        return try render(outcome)
-    }
-
-    /// DELETE: the contact all given identifiers match.
-    func delete(_ context: RequestContext) async throws -> HTTPResponse {
-        let parameters = context.parameters
-        let id = try ContactValidation.contactID(parameters["id"])
-        let email = try ContactValidation.email(parameters["email"])
-        let phone = try ContactValidation.phone(parameters["phone"])
-        guard id != nil || email != nil || phone != nil else {
-            throw APIError.missing("id", "id, email or phone is required.")
-        }
-        let outcome = try await store.delete(keyHash: context.keyHash, listing: context.listing, id: id, email: email, phone: phone)
-        if outcome == .notFound { throw APIError.deleteTargetNotFound }
-        return try render(outcome)
     }
 
     /// GET/HEAD: list or search, one page.
-    func search(_ context: RequestContext) async throws -> HTTPResponse {
-        let parameters = context.parameters
-        var filters = ContactStore.SearchFilters()
-        filters.id = try ContactValidation.contactID(parameters["id"])
-        filters.email = try ContactValidation.email(parameters["email"])
-        filters.phone = try ContactValidation.phone(parameters["phone"])
-        filters.firstName = try ContactValidation.personName("first_name", parameters["first_name"])
-        filters.lastName = try ContactValidation.personName("last_name", parameters["last_name"])
-        // "first last" can be two full names and a space long.
-        filters.name = try ContactValidation.personName("name", parameters["name"], maxLength: 2 * ContactValidation.nameMaxLength + 1)
-        filters.limit = Int(try ContactValidation.integer("limit", parameters["limit"], in: 1...1000) ?? 100)
-        filters.after = try ContactValidation.integer("after", parameters["after"], in: 0...Int64.max) ?? 0
-        guard let page = try await store.search(keyHash: context.keyHash, listing: context.listing, filters: filters) else {
+    private func search(_ filters: ContactStore.SearchFilters, keyHash: [UInt8], listing: Int64) async throws -> HTTPResponse {
+        guard let page = try await store.search(keyHash: keyHash, listing: listing, filters: filters) else {
             throw APIError.forbidden
         }
         guard page.count > 0 else { throw APIError.noContactsFound }

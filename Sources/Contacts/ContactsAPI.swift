@@ -6,8 +6,10 @@ import Postgres
 /// and `/openapi.yaml`; anything else is a `404`. Every body is JSON in the contract's shape.
 ///
 /// The order of checks for `/crm/{listing_id}`: method (`405`), listing id (`400`), the
-/// `Authorization` header's form (`403`, without asking the database), parameters (`400`,
-/// `415`), then one database round trip that checks the key's grant and does the work.
+/// `Authorization` header's form (`403`, without asking the database), then the key's grant
+/// (`403`) before parameters (`400`, `415`). A valid request costs one database round trip
+/// that checks the grant and does the work; a request whose parameters fail validation asks
+/// for the grant first, so a caller without one gets `403` whatever it sent.
 public struct ContactsAPI: Sendable {
     public let store: ContactStore
     /// Peers whose `X-Forwarded-For` is believed (exact addresses, e.g. a load balancer).
@@ -115,15 +117,17 @@ public struct ContactsAPI: Sendable {
             throw APIError.invalid("listing_id", "listing_id must be a whole number from 1 to 9223372036854775807.")
         }
         guard let key = presentedKey else { throw APIError.forbidden }
-        let parameters = try RequestParameters(request)
-        let context = RequestContext(keyHash: key.digest, listing: listing, parameters: parameters,
-                                     clientAddress: clientAddress(of: request))
-        switch method {
-        case "POST": return try await create(context)
-        case "PUT": return try await upsert(context)
-        case "DELETE": return try await delete(context)
-        default: return try await search(context)
+        let operation: ContactOperation
+        do {
+            operation = try ContactOperation(method: method, parameters: RequestParameters(request),
+                                             clientAddress: clientAddress(of: request))
+        } catch {
+            // Who is asking comes before what is asked: a key without a grant learns nothing
+            // about its parameters (one more round trip, only for requests that are refused).
+            guard try await store.isGranted(keyHash: key.digest, listing: listing) else { throw APIError.forbidden }
+            throw error
         }
+        return try await perform(operation, keyHash: key.digest, listing: listing)
     }
 
     /// The end user's address when none is given: the first `X-Forwarded-For` entry if the
@@ -138,10 +142,3 @@ public struct ContactsAPI: Sendable {
     }
 }
 
-/// What every contacts operation needs from the request.
-struct RequestContext {
-    let keyHash: [UInt8]
-    let listing: Int64
-    let parameters: RequestParameters
-    let clientAddress: String
-}
