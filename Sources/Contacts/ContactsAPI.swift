@@ -66,7 +66,7 @@ public struct ContactsAPI: Sendable {
             return APIResponse.error(error)
         } catch let error as ConnectionPoolError where error == .acquireTimeout {
             return APIResponse.error(.unavailable)
-        } catch let error as PostgresError where error.isConnectionError {
+        } catch let error as PostgresError where error.isConnectionError || error.isTimeout {
             onDatabaseError?(error)
             return APIResponse.error(.unavailable)
         } catch let error as PostgresError {

@@ -82,7 +82,7 @@ public struct ContactsService: Sendable {
             check = try await rateLimits.check(keyHash: key.digest)
         } catch is ConnectionPoolError {
             return APIResponse.error(.unavailable)
-        } catch let error as PostgresError where error.isConnectionError {
+        } catch let error as PostgresError where error.isConnectionError || error.isTimeout {
             return APIResponse.error(.unavailable)
         } catch {
             return APIResponse.error(.internal)

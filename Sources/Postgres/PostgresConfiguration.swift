@@ -24,19 +24,26 @@ public struct PostgresConfiguration: Sendable {
     /// libpq keywords applied after the connection string, e.g. `dbname`, `options`.
     public var overrides: [String: String]
     public var statementMode: StatementMode
+    /// The session's `statement_timeout` and `lock_timeout` (sent in the startup packet's
+    /// `options`, after any the connection string has), so no statement holds a connection for
+    /// longer; nil leaves the server's settings. Whole milliseconds; PostgreSQL reports a statement
+    /// that hits either as ``PostgresError/isTimeout``.
+    public var statementTimeout: Duration?
 
     public init(
         connectionString: String,
         applicationName: String = "crm",
         connectTimeout: Duration = .seconds(5),
         overrides: [String: String] = [:],
-        statementMode: StatementMode = .named
+        statementMode: StatementMode = .named,
+        statementTimeout: Duration? = nil
     ) {
         self.connectionString = connectionString
         self.applicationName = applicationName
         self.connectTimeout = connectTimeout
         self.overrides = overrides
         self.statementMode = statementMode
+        self.statementTimeout = statementTimeout
     }
 
     /// The keyword/value pairs handed to `PQconnectStartParams` with `expand_dbname = 1`.
@@ -45,6 +52,12 @@ public struct PostgresConfiguration: Sendable {
     var libpqParameters: [(String, String)] {
         var parameters = [("application_name", applicationName), ("dbname", connectionString)]
         parameters += overrides.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        if let statementTimeout {
+            let milliseconds = max(1, statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000)
+            let given = overrides["options"] ?? ConnectionString.value(of: "options", in: connectionString) ?? ""
+            let timeouts = "-c statement_timeout=\(milliseconds) -c lock_timeout=\(milliseconds)"
+            parameters.append(("options", given.isEmpty ? timeouts : given + " " + timeouts))
+        }
         parameters.append(("client_encoding", "UTF8"))
         return parameters
     }

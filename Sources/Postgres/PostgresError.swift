@@ -55,6 +55,12 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         kind == .connectionFailed || kind == .connectionClosed
     }
 
+    /// True when the server gave up on the statement after its `statement_timeout` or
+    /// `lock_timeout` (or an operator cancelled it): the work may succeed when tried again.
+    public var isTimeout: Bool {
+        sqlState == .queryCanceled || sqlState == .lockNotAvailable
+    }
+
     public var description: String {
         var text = "PostgreSQL \(kind)"
         if let sqlState { text += " \(sqlState.code)" }
@@ -82,6 +88,7 @@ public struct SQLState: Hashable, Sendable, CustomStringConvertible {
     public static let serializationFailure = SQLState("40001")
     public static let deadlockDetected = SQLState("40P01")
     public static let queryCanceled = SQLState("57014")
+    public static let lockNotAvailable = SQLState("55P03")
     public static let adminShutdown = SQLState("57P01")
     public static let undefinedTable = SQLState("42P01")
     public static let syntaxError = SQLState("42601")

@@ -26,6 +26,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("acquire-timeout"),
             help: "Seconds a request waits for a database connection before 503 (env CRM_ACQUIRE_TIMEOUT; default 5)")
     var acquireTimeout: Double?
+    @Option(name: .customLong("statement-timeout"),
+            help: "Seconds a database statement may run or wait for a lock before 503; 0: no limit (env CRM_STATEMENT_TIMEOUT; default 5)")
+    var statementTimeout: Double?
     @Option(name: .customLong("trusted-proxy"),
             help: "A proxy address whose X-Forwarded-For is believed; repeat for several (env CRM_TRUSTED_PROXIES, comma-separated)")
     var trustedProxies: [String] = []
@@ -58,9 +61,11 @@ struct ServeCommand: AsyncParsableCommand {
         // One set of loops for both: a request's queries go out on a connection of the loop that
         // handles the request, so no thread hands work to another (ConnectionPool).
         let loops = (0..<settings.eventLoops).map { EventLoop(name: "loop-\($0)") }
+        var connection = try database.postgres
+        connection.statementTimeout = settings.statementTimeout > 0 ? .seconds(settings.statementTimeout) : nil
         let pool = ConnectionPool(
             configuration: ConnectionPoolConfiguration(maxConnections: settings.poolSize, acquireTimeout: .seconds(settings.acquireTimeout)),
-            connection: try database.postgres, loops: loops)
+            connection: connection, loops: loops)
         let metrics = MetricsRegistry()
         let document = FileManager.default.contents(atPath: CheckoutFile.path("openapi.yaml")).map(Array.init) ?? []
         let api = ContactsAPI(store: ContactStore(pool: pool), trustedProxies: settings.trustedProxies, openAPIDocument: document) { error in
@@ -107,6 +112,7 @@ struct ServeSettings {
     let port: Int
     let poolSize: Int
     let acquireTimeout: Double
+    let statementTimeout: Double
     let eventLoops: Int
     let trustedProxies: Set<String>
     let maxBodyBytes: Int
@@ -122,6 +128,7 @@ struct ServeSettings {
         port = try Self.pick(command.port, "CRM_PORT", 8080, in: 0...65535)
         poolSize = try Self.pick(command.poolSize, "CRM_POOL_SIZE", 16, in: 1...10_000)
         acquireTimeout = try Self.pick(command.acquireTimeout, "CRM_ACQUIRE_TIMEOUT", 5, in: 0.001...3600)
+        statementTimeout = try Self.pick(command.statementTimeout, "CRM_STATEMENT_TIMEOUT", 5, in: 0...3600)
         eventLoops = try Self.pick(command.eventLoops, "CRM_EVENT_LOOPS", max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))), in: 1...1024)
         maxBodyBytes = try Self.pick(command.maxBodyBytes, "CRM_MAX_BODY_BYTES", 65_536, in: 1...(64 << 20))
         requestTimeout = try Self.pick(command.requestTimeout, "CRM_REQUEST_TIMEOUT", 10, in: 0.01...3600)

@@ -28,6 +28,8 @@ class ContactsTestCase: XCTestCase {
     var rateLimitBurst: Int? { nil }
     /// The service's pool size; override before `setUp` runs.
     var poolSize: Int { 8 }
+    /// The pooled connections' statement and lock timeout; override before `setUp` runs.
+    var statementTimeout: Duration? { nil }
 
     override func setUp() async throws {
         database = try await TestDatabase.create()
@@ -37,7 +39,9 @@ class ContactsTestCase: XCTestCase {
         keyB = try await store.createKey(listings: [2], name: "b", rateLimit: nil)
         keyAB = try await store.createKey(listings: [1, 2], name: "ab", rateLimit: nil)
         await admin.close()
-        pool = ConnectionPool(configuration: .init(maxConnections: poolSize), connection: database.configuration, loop: TestDatabase.loop)
+        var connection = database.configuration
+        connection.statementTimeout = statementTimeout
+        pool = ConnectionPool(configuration: .init(maxConnections: poolSize), connection: connection, loop: TestDatabase.loop)
         let document = FileManager.default.contents(atPath: Self.repositoryFile("openapi.yaml")).map(Array.init) ?? []
         let metrics = MetricsRegistry()
         self.metrics = metrics

@@ -75,26 +75,10 @@ public final class TestDatabase: Sendable {
     }
 }
 
-/// Rewrites libpq connection strings (key/value or URI) with `PQconninfoParse`.
-public enum ConnectionString {
+extension ConnectionString {
     /// The same connection as `connectionString`, as key/value pairs, with `dbname` replaced.
     public static func replacingDatabase(in connectionString: String, with database: String) throws -> String {
-        var errorMessage: UnsafeMutablePointer<CChar>?
-        guard let options = PQconninfoParse(connectionString, &errorMessage) else {
-            let message = errorMessage.map { String(cString: $0) } ?? "unparsable connection string"
-            if let errorMessage { PQfreemem(errorMessage) }
-            throw PostgresError(kind: .client, message: message)
-        }
-        defer { PQconninfoFree(options) }
-        var pairs: [String] = []
-        var option = options
-        while let keyword = option.pointee.keyword {
-            let key = String(cString: keyword)
-            if key != "dbname", let value = option.pointee.val {
-                pairs.append("\(key)=\(quote(String(cString: value)))")
-            }
-            option += 1
-        }
+        var pairs = try settings(of: connectionString).filter { $0.keyword != "dbname" }.map { "\($0.keyword)=\(quote($0.value))" }
         pairs.append("dbname=\(quote(database))")
         return pairs.joined(separator: " ")
     }
