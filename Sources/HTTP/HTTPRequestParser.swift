@@ -2,7 +2,7 @@
 /// bytes arrive and it reports a complete head, then the complete body, one request at a time.
 ///
 /// It never calls out, allocates per byte or trusts lengths it has not checked, and it is what
-/// the fuzzer drives (`Sources/HTTPFuzzer`). Choices where the RFC leaves room:
+/// the fuzzer drives (`Sources/HTTPParserFuzzer`). Choices where the RFC leaves room:
 /// - A bare LF ends a line like CRLF does (§2.2 allows it; nginx does the same). A CR anywhere
 ///   else is a control character and a `400`.
 /// - Empty lines before the request line are skipped (§2.2).
