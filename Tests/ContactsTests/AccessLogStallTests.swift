@@ -7,27 +7,22 @@ import XCTest
 /// requests; it drops lines and counts them instead.
 final class AccessLogStallTests: XCTestCase {
     private var database: TestDatabase!
-    private var process: ChildProcess.Running?
+    private var server: ServeProcess?
 
     override func setUp() async throws {
         database = try await TestDatabase.create()
     }
 
     override func tearDown() async throws {
-        process?.kill(SIGKILL)
-        _ = process?.wait()  // reads the pipe at last, so the process can be reaped
+        server?.stop()
         await database?.drop()
     }
 
     func testAStdoutNobodyReadsNeverStopsRequestsAndDroppedLinesAreCounted() throws {
-        let port = try FreePort.next()
-        // ChildProcess gives the server a pipe for standard output, read only in `wait()`.
-        let serve = try ChildProcess.start(ChildProcess.crmExecutable, ["serve"], environment: [
-            "DATABASE_URL": database.connectionString, "CRM_HOST": "127.0.0.1", "CRM_PORT": String(port),
-            "CRM_MIGRATIONS_DIR": TestDatabase.migrationsDirectory,
-        ])
-        process = serve
-        let client = try connect(port: port, within: 20)
+        // Standard output is a pipe that ServeProcess reads only when it stops the server.
+        let server = try ServeProcess(databaseURL: database.connectionString)
+        self.server = server
+        let client = try server.connect()
 
         // ~230 bytes a line: 8,000 lines are 1.8 MB, many times the pipe's 64 KiB and the
         // log's own queue. Each request must still be answered within the client's 5 s.
@@ -44,18 +39,5 @@ final class AccessLogStallTests: XCTestCase {
         XCTAssertNotNil(dropped, metrics.bodyText)
         XCTAssertGreaterThan(dropped ?? 0, 1_000, "most lines past the pipe and the queue were dropped, and counted")
         XCTAssertLessThan(dropped ?? .infinity, 8_001)
-    }
-
-    /// A keep-alive connection to the server once it answers `/healthz`.
-    private func connect(port: Int, within seconds: Double) throws -> RawHTTPClient {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if let client = try? RawHTTPClient(port: port), (try? client.send("GET /healthz HTTP/1.1\r\n\r\n")) != nil,
-               (try? client.readResponse())?.status == 200 {
-                return client
-            }
-            usleep(50_000)
-        }
-        throw ChildProcessError(description: "crm serve did not come up on port \(port)")
     }
 }
