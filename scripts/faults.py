@@ -15,12 +15,16 @@ Scenarios (all by default):
   disconnects       clients that vanish mid-request and mid-response, and one that never reads
                     its responses: the server stays up and answers the next client
   sigterm           SIGTERM under load: no truncated response, exit status 0
+  memory            10,000 connections each holding a 15 KiB partial head, then 2,000 more each
+                    holding a partial 60 KiB body: the server's RSS stays <= 256 MiB, a normal
+                    client's p99 stays under 50 ms, and everything is answered after they go
 
 Each scenario gets its own throwaway PostgreSQL cluster (scripts/local-postgres.sh with its own
 CRM_PG_ROOT and port), so killing it never touches the development cluster.
 """
 import http.client
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -153,6 +157,33 @@ def request(method, path, body=None, key=None, timeout=10, connection=None):
     finally:
         if own:
             connection.close()
+
+
+def metric(name):
+    """The value of an unlabelled series at /metrics."""
+    _, _, body, _ = request("GET", "/metrics")
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise Failure(f"{name} not in /metrics")
+
+
+def rss_mib(pid, field="VmRSS"):
+    """The process's resident set (VmRSS) or its peak so far (VmHWM), in MiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise Failure(f"no {field} for {pid}")
+
+
+def wait_until(condition, seconds, message):
+    """Polls `condition` for up to `seconds`; `message` (text, or a function giving it) says what failed."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise Failure(f"not within {seconds} s: {message() if callable(message) else message}")
+        time.sleep(0.05)
 
 
 def percentile(values, fraction):
@@ -383,8 +414,81 @@ def sigterm(binary, cluster):
     check(counts["truncated"] == 0, "a response was truncated")
 
 
+def memory(binary, cluster):
+    heads, bodies = 10_000, 2_000
+    needed = heads + bodies + 200
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        check(hard == resource.RLIM_INFINITY or hard >= needed, f"RLIMIT_NOFILE hard limit {hard} is below {needed}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+    # Room for every attacker, and a request timeout longer than the run, so nothing lets go early.
+    server = Server(binary, cluster, "--max-connections", str(needed), "--request-timeout", "300")
+    pid = server.process.pid
+    sockets = []
+
+    def normal_client(count):
+        latencies = []
+        connection = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=10)
+        try:
+            for _ in range(count):
+                status, _, _, seconds = request("GET", "/crm/1?email=nobody@example.com", key=server.key, connection=connection)
+                check(status == 404, f"normal client got {status}")
+                latencies.append(seconds)
+        finally:
+            connection.close()
+        return percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
+
+    def hold(count, data):
+        for _ in range(count):
+            s = socket.create_connection(("127.0.0.1", HTTP_PORT))
+            s.settimeout(10)
+            s.sendall(data)
+            sockets.append(s)
+        wait_until(lambda: metric("crm_http_open_connections") >= len(sockets), 30, f"{len(sockets)} connections open")
+
+    try:
+        baseline = rss_mib(pid)
+        prefix = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: "
+        hold(heads, prefix + b"a" * (15 * 1024 - len(prefix)))  # never ends its head
+        heads_rss, heads_buffered, heads_paused = rss_mib(pid), metric("crm_http_buffered_bytes"), metric("crm_http_paused_connections")
+        heads_p50, heads_p99 = normal_client(500)
+        body_head = (f"POST /crm/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {server.key}\r\n"
+                     f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {60 * 1024}\r\n\r\n").encode()
+        hold(bodies, body_head + b"b" * (59 * 1024))  # 1 KiB of its body never comes
+        all_rss, all_buffered, all_paused = rss_mib(pid), metric("crm_http_buffered_bytes"), metric("crm_http_paused_connections")
+        all_p50, all_p99 = normal_client(500)
+        peak = rss_mib(pid, "VmHWM")
+        for s in sockets:
+            s.close()
+        sockets.clear()
+        gone = time.monotonic()
+        # The scrape's own connection is the one left, holding its request while it is answered.
+        wait_until(lambda: metric("crm_http_open_connections") <= 1 and metric("crm_http_buffered_bytes") < 1024, 60,
+                   lambda: f"the server let go of the attackers' connections and buffers (open "
+                           f"{metric('crm_http_open_connections'):.0f}, buffered {metric('crm_http_buffered_bytes'):.0f} bytes, "
+                           f"paused {metric('crm_http_paused_connections'):.0f})")
+        released = time.monotonic() - gone
+        after = [request("GET", "/crm/1?email=nobody@example.com", key=server.key)[0] for _ in range(200)]
+        created = request("POST", "/crm/1", "email=after-memory@example.com", server.key)[0]
+        mib = 1024 * 1024
+        print(f"  RSS {baseline:.0f} MiB at start; {heads:,} partial 15 KiB heads: RSS {heads_rss:.0f} MiB, "
+              f"buffered {heads_buffered / mib:.0f} MiB, {heads_paused:.0f} paused; normal client p50 {heads_p50:.1f} ms, p99 {heads_p99:.1f} ms")
+        print(f"  + {bodies:,} partial 60 KiB bodies: RSS {all_rss:.0f} MiB, buffered {all_buffered / mib:.0f} MiB, "
+              f"{all_paused:.0f} paused; normal client p50 {all_p50:.1f} ms, p99 {all_p99:.1f} ms; peak RSS {peak:.0f} MiB")
+        print(f"  after they went: connections and buffers released in {released:.1f} s; "
+              f"200 GETs answered {sorted(set(after))}, a POST {created}")
+        check(server.process.poll() is None, "the server died")
+        check(peak <= 256, f"peak RSS {peak:.0f} MiB > 256 MiB")
+        check(heads_p99 < 50 and all_p99 < 50, f"normal client p99 {heads_p99:.1f} / {all_p99:.1f} ms")
+        check(after == [404] * 200 and created == 201, "everything answered after the attackers went")
+    finally:
+        for s in sockets:
+            s.close()
+        server.stop()
+
+
 SCENARIOS = {"kill_postgres": kill_postgres, "pool_exhaustion": pool_exhaustion, "slow_clients": slow_clients,
-             "disconnects": disconnects, "sigterm": sigterm}
+             "disconnects": disconnects, "sigterm": sigterm, "memory": memory}
 
 
 def main():

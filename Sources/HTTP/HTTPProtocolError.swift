@@ -2,7 +2,8 @@
 /// too slow, or arriving when the server is full. Each maps to one status and one stable
 /// `code` from the API's list (a malformed request, an unsupported version or transfer coding
 /// are all `invalid_parameter`: the request itself is the bad input). The connection is
-/// closed afterwards, since the byte stream can no longer be trusted to be at a request boundary.
+/// closed afterwards, since the byte stream can no longer be trusted to be at a request boundary
+/// (except after ``handlerTimeout``, which comes once the request was read whole).
 public struct HTTPProtocolError: Error, Sendable, Hashable, CustomStringConvertible {
     public let status: Int
     /// Machine-readable, as in the API's error bodies: `invalid_parameter`, `headers_too_large`, …
@@ -28,6 +29,11 @@ public struct HTTPProtocolError: Error, Sendable, Hashable, CustomStringConverti
         status: 501, code: "invalid_parameter", message: "Only the chunked transfer coding is supported.")
     public static let unavailable = HTTPProtocolError(
         status: 503, code: "unavailable", message: "The server is at its connection limit; try again shortly.")
+    /// The handler did not answer within ``HTTPServerConfiguration/handlerTimeout``. Unlike the
+    /// others, this one keeps the connection open: the request was read whole, so the stream is
+    /// at a request boundary.
+    public static let handlerTimeout = HTTPProtocolError(
+        status: 503, code: "unavailable", message: "The request took too long to handle; try again shortly.")
     public static let internalError = HTTPProtocolError(
         status: 500, code: "internal", message: "An unexpected error occurred.")
 }

@@ -64,6 +64,10 @@ public struct HTTPRequestParser: Sendable {
         self.limits = limits
     }
 
+    /// Bytes of body this parser holds until the request is complete (its buffer's capacity,
+    /// which is what it costs): the server counts it against its memory budget.
+    public var bufferedBodyBytes: Int { body.capacity }
+
     /// True between requests: nothing of a next request has been parsed yet.
     public var isAtRequestBoundary: Bool {
         if case .head = state { return true }
@@ -72,13 +76,19 @@ public struct HTTPRequestParser: Sendable {
 
     /// Parses from `buffer[index...]`, advancing `index` past what it consumed.
     public mutating func parse(_ buffer: [UInt8], from index: inout Int) -> Event {
+        parse(buffer[...], from: &index)
+    }
+
+    /// Parses from `buffer[index..<buffer.endIndex]` (indices are the slice's own, i.e. its
+    /// base's): lets the server parse straight out of a read buffer it shares, copying nothing.
+    public mutating func parse(_ buffer: ArraySlice<UInt8>, from index: inout Int) -> Event {
         switch state {
         case .failed:
             return .failure(.badRequest("The connection is in an error state."))
         case .head:
             return parseHead(buffer, from: &index)
         case .fixedBody(let remaining):
-            let available = min(remaining, buffer.count - index)
+            let available = min(remaining, buffer.endIndex - index)
             body.append(contentsOf: buffer[index..<index + available])
             index += available
             if available == remaining { return finishBody() }
@@ -91,13 +101,13 @@ public struct HTTPRequestParser: Sendable {
 
     // MARK: Head
 
-    private mutating func parseHead(_ buffer: [UInt8], from index: inout Int) -> Event {
+    private mutating func parseHead(_ buffer: ArraySlice<UInt8>, from index: inout Int) -> Event {
         // Skip empty lines before the request line (RFC 9112 §2.2).
-        while index < buffer.count, buffer[index] == .lf || (buffer[index] == .cr && index + 1 < buffer.count && buffer[index + 1] == .lf) {
+        while index < buffer.endIndex, buffer[index] == .lf || (buffer[index] == .cr && index + 1 < buffer.endIndex && buffer[index + 1] == .lf) {
             index += buffer[index] == .cr ? 2 : 1
         }
         guard let end = findHeadEnd(buffer, from: index) else {
-            if buffer.count - index > limits.maxHeadBytes { return fail(.headersTooLarge) }
+            if buffer.endIndex - index > limits.maxHeadBytes { return fail(.headersTooLarge) }
             return .needMoreData
         }
         guard end - index <= limits.maxHeadBytes else { return fail(.headersTooLarge) }
@@ -125,13 +135,13 @@ public struct HTTPRequestParser: Sendable {
     }
 
     /// The index just past the empty line that ends the head, or nil if it has not arrived.
-    private mutating func findHeadEnd(_ buffer: [UInt8], from start: Int) -> Int? {
+    private mutating func findHeadEnd(_ buffer: ArraySlice<UInt8>, from start: Int) -> Int? {
         var position = start + headScanOffset
-        while position < buffer.count {
+        while position < buffer.endIndex {
             if buffer[position] == .lf {
-                if position + 1 < buffer.count, buffer[position + 1] == .lf { return position + 2 }
-                if position + 2 < buffer.count, buffer[position + 1] == .cr, buffer[position + 2] == .lf { return position + 3 }
-                if position + 2 >= buffer.count { break }  // the terminator may still be arriving
+                if position + 1 < buffer.endIndex, buffer[position + 1] == .lf { return position + 2 }
+                if position + 2 < buffer.endIndex, buffer[position + 1] == .cr, buffer[position + 2] == .lf { return position + 3 }
+                if position + 2 >= buffer.endIndex { break }  // the terminator may still be arriving
             }
             position += 1
         }
@@ -172,12 +182,12 @@ public struct HTTPRequestParser: Sendable {
 
     // MARK: Chunked body (RFC 9112 §7.1)
 
-    private mutating func parseChunked(_ buffer: [UInt8], from index: inout Int) -> Event {
+    private mutating func parseChunked(_ buffer: ArraySlice<UInt8>, from index: inout Int) -> Event {
         while true {
             switch state {
             case .chunkSize:
                 guard let (line, next) = nextLine(buffer, from: index, maxLength: 1024) else {
-                    return buffer.count - index > 1024 ? fail(.badRequest("Chunk size line too long.")) : .needMoreData
+                    return buffer.endIndex - index > 1024 ? fail(.badRequest("Chunk size line too long.")) : .needMoreData
                 }
                 guard let size = chunkSize(line) else { return fail(.badRequest("Malformed chunk size.")) }
                 index = next
@@ -188,7 +198,7 @@ public struct HTTPRequestParser: Sendable {
                     state = .chunkData(remaining: size)
                 }
             case .chunkData(let remaining):
-                let available = min(remaining, buffer.count - index)
+                let available = min(remaining, buffer.endIndex - index)
                 body.append(contentsOf: buffer[index..<index + available])
                 index += available
                 guard available == remaining else {
@@ -198,7 +208,7 @@ public struct HTTPRequestParser: Sendable {
                 state = .chunkDataEnd
             case .chunkDataEnd:
                 guard let (line, next) = nextLine(buffer, from: index, maxLength: 2) else {
-                    return buffer.count - index >= 2 ? fail(.badRequest("Chunk data not followed by CRLF.")) : .needMoreData
+                    return buffer.endIndex - index >= 2 ? fail(.badRequest("Chunk data not followed by CRLF.")) : .needMoreData
                 }
                 guard line.isEmpty else { return fail(.badRequest("Chunk data longer than its size.")) }
                 index = next
@@ -207,7 +217,7 @@ public struct HTTPRequestParser: Sendable {
                 // Trailer fields are read and dropped; they count against the head limit.
                 let budget = limits.maxHeadBytes - bytes
                 guard let (line, next) = nextLine(buffer, from: index, maxLength: budget) else {
-                    return buffer.count - index > budget ? fail(.headersTooLarge) : .needMoreData
+                    return buffer.endIndex - index > budget ? fail(.headersTooLarge) : .needMoreData
                 }
                 index = next
                 if line.isEmpty { return finishBody() }
@@ -220,8 +230,8 @@ public struct HTTPRequestParser: Sendable {
 
     /// The line starting at `start` without its terminator, and the index after it; nil if its
     /// end has not arrived within `maxLength` bytes.
-    private func nextLine(_ buffer: [UInt8], from start: Int, maxLength: Int) -> (ArraySlice<UInt8>, Int)? {
-        let limit = min(buffer.count, start + maxLength + 2)
+    private func nextLine(_ buffer: ArraySlice<UInt8>, from start: Int, maxLength: Int) -> (ArraySlice<UInt8>, Int)? {
+        let limit = min(buffer.endIndex, start + maxLength + 2)
         var position = start
         while position < limit {
             if buffer[position] == .lf {

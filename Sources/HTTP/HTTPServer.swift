@@ -57,6 +57,12 @@ public final class HTTPServer: Sendable {
     /// Connections open right now, across all loops.
     public var openConnections: Int { core.openConnections }
 
+    /// Bytes held in connections' buffers right now (see ``HTTPServerConfiguration/maxBufferedBytes``).
+    public var bufferedBytes: Int { core.budget.bytes }
+
+    /// Connections not read right now because the buffer budget is spent.
+    public var pausedConnections: Int { core.pausedConnections }
+
     /// Binds the listening sockets and starts serving. `::` falls back to `0.0.0.0` on a
     /// kernel without IPv6.
     public func start() throws(SocketError) {
@@ -123,18 +129,28 @@ public final class HTTPServer: Sendable {
     }
 }
 
-/// What every loop of one server shares: configuration, handler, the connection count.
+/// What every loop of one server shares: configuration, handler, the connection count, the
+/// buffer budget.
 final class HTTPServerCore: Sendable {
     let configuration: HTTPServerConfiguration
     let handler: HTTPHandler
+    let budget: HTTPBufferBudget
     private let connectionCount = Atomic<Int>(0)
+    private let pausedCount = Atomic<Int>(0)
 
     init(configuration: HTTPServerConfiguration, handler: @escaping HTTPHandler) {
         self.configuration = configuration
         self.handler = handler
+        budget = HTTPBufferBudget(limit: configuration.maxBufferedBytes)
     }
 
     var openConnections: Int { connectionCount.load(ordering: .relaxed) }
+
+    var pausedConnections: Int { pausedCount.load(ordering: .relaxed) }
+
+    func countPaused(_ delta: Int) {
+        pausedCount.add(delta, ordering: .relaxed)
+    }
 
     /// Counts a new connection unless the limit is reached.
     func reserveConnection() -> Bool {

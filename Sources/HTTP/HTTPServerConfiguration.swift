@@ -13,8 +13,16 @@ public struct HTTPServerConfiguration: Sendable {
     public var requestTimeout: Duration
     /// How long a keep-alive connection may sit idle (or a response sit unread) before it is closed.
     public var idleTimeout: Duration
+    /// How long a handler may take to answer a request read whole; after it, the handler's task
+    /// is cancelled and the client gets `503` with `Retry-After` on a connection that stays
+    /// usable. A backstop for what nothing below bounds: keep it above the database's own
+    /// timeouts, so that their errors are what clients see first.
+    public var handlerTimeout: Duration
     /// Open connections beyond this get `503` and are closed.
     public var maxConnections: Int
+    /// Bytes all connections together may hold in buffers (unfinished requests, requests being
+    /// handled, responses being written); see ``HTTPBufferBudget`` for what happens near it.
+    public var maxBufferedBytes: Int
     /// Renders the server's own error responses (400, 408, 413, 431, 500, 503, …).
     public var errorResponse: @Sendable (HTTPProtocolError) -> HTTPResponse
 
@@ -25,7 +33,9 @@ public struct HTTPServerConfiguration: Sendable {
         limits: HTTPRequestParser.Limits = .init(),
         requestTimeout: Duration = .seconds(10),
         idleTimeout: Duration = .seconds(60),
+        handlerTimeout: Duration = .seconds(15),
         maxConnections: Int = 10_000,
+        maxBufferedBytes: Int = 128 << 20,
         errorResponse: @escaping @Sendable (HTTPProtocolError) -> HTTPResponse = HTTPServerConfiguration.jsonErrorResponse
     ) {
         self.host = host
@@ -34,14 +44,19 @@ public struct HTTPServerConfiguration: Sendable {
         self.limits = limits
         self.requestTimeout = requestTimeout
         self.idleTimeout = idleTimeout
+        self.handlerTimeout = handlerTimeout
         self.maxConnections = maxConnections
+        self.maxBufferedBytes = maxBufferedBytes
         self.errorResponse = errorResponse
     }
 
-    /// `{"status":"error","code":"…","message":"…","data":{}}`, the API's error shape.
+    /// `{"status":"error","code":"…","message":"…","data":{}}`, the API's error shape; a `503`
+    /// carries `Retry-After: 1`.
     @Sendable
     public static func jsonErrorResponse(_ error: HTTPProtocolError) -> HTTPResponse {
-        .json(status: error.status,
-              #"{"status":"error","code":"\#(error.code)","message":"\#(error.message)","data":{}}"#)
+        var response = HTTPResponse.json(
+            status: error.status, #"{"status":"error","code":"\#(error.code)","message":"\#(error.message)","data":{}}"#)
+        if error.status == 503 { response.headers.set("Retry-After", "1") }
+        return response
     }
 }

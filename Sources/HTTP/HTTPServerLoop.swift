@@ -2,18 +2,23 @@ import CLinux
 import Glibc
 import Reactor
 
-/// The server's share of one event loop: its listening socket, its connections, a read buffer
-/// they share, and the periodic sweep that enforces timeouts. Touched only on `loop`'s thread.
+/// The server's share of one event loop: its listening socket, its connections, the read buffer
+/// they share (the only one a connection reads into), the connections paused by the buffer
+/// budget, and the periodic sweep that enforces timeouts. Touched only on `loop`'s thread.
 final class HTTPServerLoop: @unchecked Sendable {
     let loop: EventLoop
     let core: HTTPServerCore
     let requestTimeoutNanos: UInt64
     let idleTimeoutNanos: UInt64
+    let handlerTimeoutNanos: UInt64
     var date = HTTPDate()
     var readBuffer = [UInt8](repeating: 0, count: 65_536)
 
     private var listener: Int32 = -1
     private var connections: [Int32: HTTPConnection] = [:]
+    /// Paused by the budget, in the order they were paused (closed ones are skipped).
+    private var paused: [HTTPConnection] = []
+    private var resumeTimer: TimerID?
     private var draining = false
     private var drained: (() -> Void)?
     private var sweepTimer: TimerID?
@@ -23,6 +28,7 @@ final class HTTPServerLoop: @unchecked Sendable {
         self.core = core
         requestTimeoutNanos = MonotonicClock.nanoseconds(core.configuration.requestTimeout)
         idleTimeoutNanos = MonotonicClock.nanoseconds(core.configuration.idleTimeout)
+        handlerTimeoutNanos = MonotonicClock.nanoseconds(core.configuration.handlerTimeout)
     }
 
     /// Starts accepting on `listener` (on the loop thread).
@@ -103,6 +109,31 @@ final class HTTPServerLoop: @unchecked Sendable {
         }
     }
 
+    /// Stops reading `connection` until the budget has room again; it still notices its client
+    /// closing, so that a client that gives up frees its share at once.
+    func pause(_ connection: HTTPConnection) {
+        setInterest(.peerClosed, for: connection)
+        paused.append(connection)
+        scheduleResume()
+    }
+
+    /// While connections are paused, looks every 20 ms whether the budget allows them to read
+    /// again, and then resumes all of them: each checks the budget again before it buffers.
+    private func scheduleResume() {
+        guard resumeTimer == nil else { return }
+        resumeTimer = loop.scheduleTimer(after: .milliseconds(20)) { [self] in
+            resumeTimer = nil
+            paused.removeAll { !$0.isPaused }
+            guard !paused.isEmpty else { return }
+            if core.budget.allowsResuming {
+                let waiting = paused
+                paused = []
+                for connection in waiting { connection.resume() }
+            }
+            if !paused.isEmpty { scheduleResume() }
+        }
+    }
+
     /// Forgets a closed connection and releases its descriptor.
     func remove(_ connection: HTTPConnection) {
         loop.deregister(connection.fd)
@@ -119,7 +150,7 @@ final class HTTPServerLoop: @unchecked Sendable {
 
     private func scheduleSweep() {
         let configuration = core.configuration
-        let shortest = min(configuration.requestTimeout, configuration.idleTimeout)
+        let shortest = min(configuration.requestTimeout, configuration.idleTimeout, configuration.handlerTimeout)
         let interval = min(max(shortest / 10, .milliseconds(10)), .seconds(1))
         sweepTimer = loop.scheduleTimer(after: interval) { [self] in
             let now = MonotonicClock.now()
@@ -153,5 +184,8 @@ final class HTTPServerLoop: @unchecked Sendable {
         for connection in Array(connections.values) { connection.close() }
         if let sweepTimer { loop.cancelTimer(sweepTimer) }
         sweepTimer = nil
+        if let resumeTimer { loop.cancelTimer(resumeTimer) }
+        resumeTimer = nil
+        paused = []
     }
 }

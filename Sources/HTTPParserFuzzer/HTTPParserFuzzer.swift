@@ -43,9 +43,10 @@ struct Replay {
 }
 #endif
 
-/// Feeds one input to the parser twice, whole and split where its first byte says, and checks
+/// Feeds one input to the parser three times: whole, split where its first byte says, and as
+/// the front of a larger buffer (the server parses out of its shared read buffer so), and checks
 /// what must hold for any bytes: progress is monotonic and within the buffer, bodies respect the
-/// limit, and both ways of feeding agree.
+/// limit, and all ways of feeding agree (no byte past the slice's end is ever looked at).
 enum ParserExercise {
     static let limits = HTTPRequestParser.Limits(maxHeadBytes: 2048, maxBodyBytes: 4096)
 
@@ -54,19 +55,23 @@ enum ParserExercise {
         let split = bytes.isEmpty ? 0 : Int(bytes[0]) % (bytes.count + 1)
         let pieces = parse(chunks: [Array(bytes[..<split]), Array(bytes[split...])])
         precondition(whole == pieces, "feeding in two pieces changed the outcome")
+        let junk = Array("\r\n\r\nGET /junk HTTP/1.1\r\n\r\n".utf8)
+        precondition(whole == parse(chunks: [bytes], trailing: junk), "bytes past the slice changed the outcome")
     }
 
-    /// A summary of what the parser produced: targets, body sizes, the failure status.
-    private static func parse(chunks: [[UInt8]]) -> [String] {
+    /// A summary of what the parser produced: targets, body sizes, the failure status. With
+    /// `trailing`, each buffer is parsed as a slice of a larger one ending in those bytes.
+    private static func parse(chunks: [[UInt8]], trailing: [UInt8] = []) -> [String] {
         var parser = HTTPRequestParser(limits: limits)
         var buffer: [UInt8] = []
         var index = 0
         var outcome: [String] = []
         for chunk in chunks {
             buffer.append(contentsOf: chunk)
+            let larger = buffer + trailing
             while true {
                 let before = index
-                let event = parser.parse(buffer, from: &index)
+                let event = parser.parse(larger[..<buffer.count], from: &index)
                 precondition(index >= before && index <= buffer.count, "parse position out of bounds")
                 switch event {
                 case .needMoreData:

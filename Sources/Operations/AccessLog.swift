@@ -5,11 +5,16 @@ import Synchronization
 /// (`time=… level=info msg=request bytes_in=0 … status=200`) or one JSON object, fields in
 /// sorted order after `time`, `level` and `msg`.
 ///
-/// Lines are formatted straight into a byte buffer and written in batches: when the buffer
-/// passes `bufferLimit` bytes, every `flushInterval`, and at ``close()``. A `write` per line cost
-/// more than the rest of a `/healthz` request (measured with `perf`); a batch never splits a
-/// line, so lines from several threads never mix. With `flushInterval: nil` every line is
-/// written at once (tests use that to read lines right after a request).
+/// Lines are formatted straight into a byte buffer, and a thread of its own writes them in
+/// batches: when the buffer passes `bufferLimit` bytes, every `flushInterval`, and at
+/// ``close(within:)``. A `write` per line cost more than the rest of a `/healthz` request
+/// (measured with `perf`); a batch never splits a line, so lines from several threads never
+/// mix. ``record(_:)`` never writes and never waits for a write: when standard output stalls
+/// (a pipe nobody reads), lines queue up to `maxPendingBytes`, and past that they are dropped
+/// and counted in ``droppedLines`` instead of stopping requests.
+///
+/// With `flushInterval: nil` there is no thread and every line is written at once, on the
+/// caller's thread (tests use that to read lines right after a request).
 public final class AccessLog: Sendable {
     /// How a line is written.
     public enum Format: String, Sendable, CaseIterable {
@@ -45,70 +50,107 @@ public final class AccessLog: Sendable {
         }
     }
 
-    /// Where batches go: standard output unless a test captures them.
+    /// Where batches go: standard output unless a test captures them. May block: only the
+    /// writer thread (or ``flush()``'s caller) waits for it.
     public typealias Sink = @Sendable ([UInt8]) -> Void
 
     public let format: Format
-    private let sink: Sink
-    private let bufferLimit: Int
+    private let queue: Queue
     private let immediate: Bool
-    private let pending = Mutex(Pending())
-    /// Held while a batch is written, so batches reach the sink in the order they were taken.
-    private let writing = Mutex(())
-    private let flusher = Mutex<Task<Void, Never>?>(nil)
+    private let writer: WriterThread?
 
-    private struct Pending {
-        var bytes: [UInt8] = []
-        var clock = LogClock()
-    }
-
+    /// - Parameters:
+    ///   - bufferLimit: bytes that wake the writer before its interval is up.
+    ///   - maxPendingBytes: bytes that may wait for a stalled sink (besides the batch being
+    ///     written); lines past them are dropped and counted. Default: four buffers.
     public init(format: Format, flushInterval: Duration? = .milliseconds(200), bufferLimit: Int = 64 * 1024,
-                sink: @escaping Sink = AccessLog.standardOutput) {
+                maxPendingBytes: Int? = nil, sink: @escaping Sink = AccessLog.standardOutput) {
         self.format = format
-        self.sink = sink
-        self.bufferLimit = bufferLimit
-        self.immediate = flushInterval == nil
-        guard let flushInterval else { return }
-        let task = Task.detached { [weak self] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: flushInterval)
-                guard let self else { return }
-                self.flush()
-            }
-        }
-        flusher.withLock { $0 = task }
+        let queue = Queue(sink: sink, bufferLimit: bufferLimit, maxPendingBytes: maxPendingBytes ?? 4 * bufferLimit)
+        self.queue = queue
+        immediate = flushInterval == nil
+        // The thread holds the queue, not the log, so that a log dropped unclosed can end it.
+        writer = flushInterval.map { WriterThread(interval: $0) { queue.write() } }
     }
 
     deinit {
-        flusher.withLock { $0?.cancel() }
+        writer?.stop(within: .zero)
     }
 
+    /// Lines dropped because the sink could not keep up (standard output stalled).
+    public var droppedLines: Int { queue.dropped.load(ordering: .relaxed) }
+
+    /// Queues one line; never blocks on the sink (except in the immediate mode).
     public func record(_ entry: Entry) {
-        let full = pending.withLock { pending in
-            Self.append(entry, time: pending.clock.tick(), format: format, to: &pending.bytes)
-            return immediate || pending.bytes.count >= bufferLimit
+        switch queue.append(entry, format: format) {
+        case .dropped: queue.dropped.add(1, ordering: .relaxed)
+        case .full: if let writer { writer.wake() } else { flush() }
+        case .queued: if immediate { flush() }
         }
-        if full { flush() }
     }
 
-    /// Writes what is buffered.
+    /// Writes what is buffered, on the calling thread, waiting for the sink: for tests and
+    /// the immediate mode, never for an event loop.
     public func flush() {
-        writing.withLock { _ in
-            let batch = pending.withLock { pending -> [UInt8] in
-                defer { pending.bytes.removeAll(keepingCapacity: true) }
-                return pending.bytes
-            }
-            if !batch.isEmpty { sink(batch) }
+        queue.write()
+    }
+
+    /// Writes what is left and stops the writer thread, waiting for it up to `timeout` (a
+    /// stalled standard output must not hold up the process's exit).
+    public func close(within timeout: Duration = .seconds(2)) {
+        if let writer {
+            writer.stop(within: timeout)
+        } else {
+            flush()
         }
     }
 
-    /// Stops the periodic flush and writes what is left.
-    public func close() {
-        flusher.withLock { $0?.cancel() }
-        flush()
+    /// The lines waiting for the sink, shared by whoever records and whoever writes.
+    private final class Queue: Sendable {
+        enum Outcome { case queued, full, dropped }
+
+        private struct Pending {
+            var bytes: [UInt8] = []
+            var clock = LogClock()
+        }
+
+        let sink: Sink
+        let bufferLimit: Int
+        let maxPendingBytes: Int
+        let dropped = Atomic<Int>(0)
+        private let pending = Mutex(Pending())
+        /// Held while a batch is written, so batches reach the sink in the order they were taken.
+        private let writing = Mutex(())
+
+        init(sink: @escaping Sink, bufferLimit: Int, maxPendingBytes: Int) {
+            self.sink = sink
+            self.bufferLimit = bufferLimit
+            self.maxPendingBytes = maxPendingBytes
+        }
+
+        func append(_ entry: Entry, format: Format) -> Outcome {
+            pending.withLock { pending in
+                guard pending.bytes.count < maxPendingBytes else { return .dropped }
+                AccessLog.append(entry, time: pending.clock.tick(), format: format, to: &pending.bytes)
+                return pending.bytes.count >= bufferLimit ? .full : .queued
+            }
+        }
+
+        /// Takes what is pending and hands it to the sink (which may block).
+        func write() {
+            writing.withLock { _ in
+                let batch = pending.withLock { pending -> [UInt8] in
+                    defer { pending.bytes.removeAll(keepingCapacity: pending.bytes.capacity <= 2 * bufferLimit) }
+                    return pending.bytes
+                }
+                if !batch.isEmpty { sink(batch) }
+            }
+        }
     }
 
-    /// Writes all of `bytes` to file descriptor 1, retrying short writes and interruptions.
+    /// Writes all of `bytes` to file descriptor 1, retrying short writes and interruptions,
+    /// and waiting for room when standard output is non-blocking. Blocks while the pipe is
+    /// full: call it only from the writer thread.
     @Sendable
     public static func standardOutput(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { buffer in
@@ -119,8 +161,11 @@ public final class AccessLog: Sendable {
                     offset += written
                 } else if written < 0, errno == EINTR {
                     continue
+                } else if written < 0, errno == EAGAIN {
+                    var descriptor = pollfd(fd: 1, events: Int16(POLLOUT), revents: 0)
+                    _ = poll(&descriptor, 1, -1)
                 } else {
-                    return  // a closed or broken stdout: drop the batch rather than stall requests
+                    return  // a closed or broken stdout: drop the batch
                 }
             }
         }

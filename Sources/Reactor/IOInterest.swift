@@ -9,12 +9,16 @@ public struct IOInterest: OptionSet, Sendable, Hashable {
     public static let read = IOInterest(rawValue: 1)
     /// Writable without blocking.
     public static let write = IOInterest(rawValue: 2)
+    /// Only that the peer closed its side (`EPOLLRDHUP`), not that data arrived: for a socket
+    /// whose input is deliberately left unread, which must still notice its client leave.
+    public static let peerClosed = IOInterest(rawValue: 4)
 
     /// The epoll event mask for this interest. Errors and hang-ups are always reported by epoll.
     var epollMask: UInt32 {
         var mask: UInt32 = 0
         if contains(.read) { mask |= EPOLLIN.rawValue | EPOLLRDHUP.rawValue }
         if contains(.write) { mask |= EPOLLOUT.rawValue }
+        if contains(.peerClosed) { mask |= EPOLLRDHUP.rawValue }
         return mask
     }
 }

@@ -43,6 +43,12 @@ struct ServeCommand: AsyncParsableCommand {
     var idleTimeout: Double?
     @Option(name: .customLong("max-connections"), help: "Open connections at most; more get 503 (env CRM_MAX_CONNECTIONS; default 10000)")
     var maxConnections: Int?
+    @Option(name: .customLong("handler-timeout"),
+            help: "Seconds a request may take to be handled once read; slower gets 503 (env CRM_HANDLER_TIMEOUT; default 15)")
+    var handlerTimeout: Double?
+    @Option(name: .customLong("max-buffered-bytes"),
+            help: "Bytes all connections together may hold in request and response buffers; past it, unfinished requests wait (env CRM_MAX_BUFFERED_BYTES; default 134217728)")
+    var maxBufferedBytes: Int?
     @Option(name: .customLong("rate-limit-burst"),
             help: "Requests a rate-limited key may burst (env CRM_RATE_LIMIT_BURST; default: the key's rate per second)")
     var rateLimitBurst: Int?
@@ -73,6 +79,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let format = settings.logFormat
         let accessLog = AccessLog(format: format)
+        metrics.declareGauge("crm_access_log_dropped_total", help: "Access log lines dropped because standard output could not keep up.",
+                             type: "counter") { [([], Double(accessLog.droppedLines))] }
         let service = ContactsService(api: api, metrics: metrics, rateLimits: KeyRateLimits(pool: pool, burst: settings.rateLimitBurst),
                                       accessLog: accessLog)
 
@@ -81,9 +89,17 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.requestTimeout = .seconds(settings.requestTimeout)
         configuration.idleTimeout = .seconds(settings.idleTimeout)
         configuration.maxConnections = settings.maxConnections
+        configuration.handlerTimeout = .seconds(settings.handlerTimeout)
+        configuration.maxBufferedBytes = settings.maxBufferedBytes
         configuration.errorResponse = ContactsAPI.protocolErrorResponse
         let server = HTTPServer(configuration: configuration, loops: loops, handler: service.handle)
         service.observe(server)
+        metrics.declareGauge("crm_http_buffered_bytes", help: "Bytes held in client connections' buffers (at most --max-buffered-bytes).") {
+            [([], Double(server.bufferedBytes))]
+        }
+        metrics.declareGauge("crm_http_paused_connections", help: "Connections not read while the buffer budget is spent.") {
+            [([], Double(server.pausedConnections))]
+        }
         try server.start()
         log("listening on \(settings.host) port \(server.port)")
 
@@ -119,6 +135,8 @@ struct ServeSettings {
     let requestTimeout: Double
     let idleTimeout: Double
     let maxConnections: Int
+    let handlerTimeout: Double
+    let maxBufferedBytes: Int
     let rateLimitBurst: Int?
     let logFormat: AccessLog.Format
     let shutdownGrace: Double
@@ -134,6 +152,12 @@ struct ServeSettings {
         requestTimeout = try Self.pick(command.requestTimeout, "CRM_REQUEST_TIMEOUT", 10, in: 0.01...3600)
         idleTimeout = try Self.pick(command.idleTimeout, "CRM_IDLE_TIMEOUT", 60, in: 0.01...86_400)
         maxConnections = try Self.pick(command.maxConnections, "CRM_MAX_CONNECTIONS", 10_000, in: 1...1_000_000)
+        handlerTimeout = try Self.pick(command.handlerTimeout, "CRM_HANDLER_TIMEOUT", 15, in: 0.01...3600)
+        maxBufferedBytes = try Self.pick(command.maxBufferedBytes, "CRM_MAX_BUFFERED_BYTES", 128 << 20, in: 1 << 20...1 << 40)
+        // Whole requests are read only while they fit: leave room for several of the largest.
+        guard maxBufferedBytes >= 4 * (maxBodyBytes + 16 * 1024) else {
+            throw ValidationError("max-buffered-bytes (CRM_MAX_BUFFERED_BYTES) must be at least 4 × (max-body-bytes + 16384)")
+        }
         shutdownGrace = try Self.pick(command.shutdownGrace, "CRM_SHUTDOWN_GRACE", 10, in: 0...3600)
         if command.rateLimitBurst != nil || Environment.value("CRM_RATE_LIMIT_BURST") != nil {
             rateLimitBurst = try Self.pick(command.rateLimitBurst, "CRM_RATE_LIMIT_BURST", 1, in: 1...1_000_000)

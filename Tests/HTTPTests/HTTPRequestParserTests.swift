@@ -121,4 +121,28 @@ final class HTTPRequestParserTests: XCTestCase {
         }
         XCTAssertEqual(body, "abc")
     }
+
+    func testASliceIsParsedUpToItsEndAndNoFurther() {
+        // The server parses out of its shared read buffer: the bytes past what was read belong
+        // to an earlier read and must never complete a head or a body.
+        let stale = Array("\r\n\r\nGET /stale HTTP/1.1\r\n\r\n".utf8)
+        for text in ["GET /partial HTTP/1.1\r\nHost: a", "POST /p HTTP/1.1\r\nContent-Length: 10\r\n\r\n12345",
+                     "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabc"] {
+            let bytes = Array(text.utf8)
+            let buffer = bytes + stale
+            var parser = HTTPRequestParser()
+            var index = 0
+            var events: [String] = []
+            loop: while true {
+                switch parser.parse(buffer[..<bytes.count], from: &index) {
+                case .needMoreData: break loop
+                case .head(let head): events.append("head \(head.target)")
+                case .body(let body): events.append("body \(body.count)")
+                case .failure(let error): events.append("failure \(error.status)"); break loop
+                }
+            }
+            XCTAssertEqual(events, text.hasPrefix("GET") ? [] : ["head \(text.split(separator: " ")[1])"], text)
+            XCTAssertLessThanOrEqual(index, bytes.count, text)
+        }
+    }
 }

@@ -107,12 +107,45 @@ final class AccessLogTests: XCTestCase {
         log.flush()
         XCTAssertEqual(batches.withLock { $0.map { $0.split(separator: "\n").count } }, [3], "one batch of three whole lines")
 
+        let written = expectation(description: "a full buffer is written without waiting for the interval")
         let small = AccessLog(format: .logfmt, flushInterval: .seconds(3600), bufferLimit: 1) { bytes in
             batches.withLock { $0.append(String(decoding: bytes, as: UTF8.self)) }
+            written.fulfill()
         }
         small.record(entry())
-        XCTAssertEqual(batches.withLock { $0.count }, 2, "a full buffer is written at once")
+        wait(for: [written], timeout: 5)
+        XCTAssertEqual(batches.withLock { $0.count }, 2)
         small.close()
+    }
+
+    func testAStalledSinkNeverBlocksRecordingLinesPastTheBoundAreDroppedAndCounted() {
+        let stalled = DispatchSemaphore(value: 0)
+        let entered = DispatchSemaphore(value: 0)
+        let writtenLines = Mutex(0)
+        // A pipe nobody reads: the first write blocks until the test lets it go.
+        let log = AccessLog(format: .logfmt, flushInterval: .milliseconds(10), bufferLimit: 1024, maxPendingBytes: 4096) { bytes in
+            if writtenLines.withLock({ $0 }) == 0 {
+                entered.signal()
+                stalled.wait()
+            }
+            writtenLines.withLock { $0 += bytes.filter { $0 == UInt8(ascii: "\n") }.count }
+        }
+        log.record(entry())
+        XCTAssertEqual(entered.wait(timeout: .now() + 5), .success, "the writer thread is stuck in the sink")
+        // Recording goes on from another thread, bounded in time: were it to wait for the
+        // sink, it would not be done when the sink is released below.
+        let recorded = DispatchSemaphore(value: 0)
+        let line = entry()
+        Thread.detachNewThread {
+            for _ in 0..<1_000 { log.record(line) }
+            recorded.signal()
+        }
+        XCTAssertEqual(recorded.wait(timeout: .now() + 5), .success, "1,000 lines recorded while the sink is stalled")
+        let dropped = log.droppedLines
+        XCTAssertGreaterThan(dropped, 900, "4 KB hold ~30 lines; the rest are dropped")
+        stalled.signal()
+        log.close(within: .seconds(5))
+        XCTAssertEqual(writtenLines.withLock { $0 } + dropped, 1_001, "every line written or counted")
     }
 
     func testThePeriodicFlushWritesWithoutFurtherRequests() throws {

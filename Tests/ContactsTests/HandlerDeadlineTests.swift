@@ -1,0 +1,85 @@
+import Contacts
+import Foundation
+import Postgres
+import TestSupport
+import XCTest
+
+/// `crm serve --handler-timeout`: a request stuck behind a lock gets the API's `503` with
+/// `Retry-After` in time, and its connection goes on serving.
+final class HandlerDeadlineTests: XCTestCase {
+    private var database: TestDatabase!
+    private var server: ServeProcess?
+    /// A session holding a lock on the contacts table.
+    private var holder: PostgresConnection?
+
+    override func setUp() async throws {
+        database = try await TestDatabase.create()
+    }
+
+    override func tearDown() async throws {
+        await holder?.close()
+        server?.stop()
+        await database?.drop()
+    }
+
+    func testARequestStuckBehindALockGets503InTimeAndTheConnectionServesTheNext() throws {
+        let key = try createKey(listing: 3)
+        let server = try ServeProcess(databaseURL: database.connectionString, environment: ["CRM_HANDLER_TIMEOUT": "0.5"])
+        self.server = server
+        let database = self.database!
+        let holder = try blocking {
+            let connection = try await database.connect()
+            try await connection.simpleQuery("BEGIN; LOCK TABLE contacts IN ACCESS EXCLUSIVE MODE")
+            return connection
+        }
+        self.holder = holder
+        let client = try server.connect()
+        func create(_ email: String) -> String {
+            let body = "email=\(email)"
+            return "POST /crm/3 HTTP/1.1\r\nAuthorization: Bearer \(key.text)\r\n"
+                + "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        }
+        let started = Date()
+        try client.send(create("stuck%40example.com"))
+        let response = try client.readResponse()
+        let took = Date().timeIntervalSince(started)
+        XCTAssertEqual(response.status, 503)
+        XCTAssertEqual(response.header("Retry-After"), "1")
+        XCTAssertEqual(response.header("Content-Type"), "application/json; charset=utf-8")
+        XCTAssertEqual(response.json["status"] as? String, "error")
+        XCTAssertEqual(response.json["code"] as? String, "unavailable")
+        XCTAssertEqual(response.json["message"] as? String, "The request took too long to handle; try again shortly.")
+        XCTAssertEqual((response.json["data"] as? [String: Any])?.count, 0)
+        XCTAssertGreaterThanOrEqual(took, 0.45)
+        XCTAssertLessThan(took, 3)
+
+        try client.send("GET /healthz HTTP/1.1\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().status, 200, "the same connection serves the next request")
+        _ = try blocking { try await holder.simpleQuery("COMMIT") }
+        try client.send(create("next%40example.com"))
+        XCTAssertEqual(try client.readResponse().status, 201, "and, the lock gone, requests that need the database")
+
+        // The deadline answers the client; it does not stop a statement (the statement timeout
+        // does): the timed-out write went on once the lock was gone.
+        let end = Date().addingTimeInterval(5)
+        var emails: [String] = []
+        while emails.count < 2, Date() < end {
+            if !emails.isEmpty { usleep(20_000) }
+            emails = try blocking {
+                let connection = try await database.connect()
+                let rows = try await connection.query("SELECT email FROM contacts WHERE listing_id = 3 ORDER BY email").rows
+                await connection.close()
+                return try rows.map { try $0.decode(String.self, column: 0) }
+            }
+        }
+        XCTAssertEqual(emails, ["next@example.com", "stuck@example.com"])
+    }
+
+    private func createKey(listing: Int64) throws -> APIKey {
+        let outcome = try ChildProcess.run(ChildProcess.crmExecutable, ["key", "create", "--listing", String(listing)],
+                                           environment: ["DATABASE_URL": database.connectionString,
+                                                         "CRM_MIGRATIONS_DIR": TestDatabase.migrationsDirectory])
+        XCTAssertEqual(outcome.status, 0, outcome.standardError)
+        return APIKey(outcome.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}
