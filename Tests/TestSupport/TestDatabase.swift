@@ -25,10 +25,11 @@ public final class TestDatabase: Sendable {
         self.connectionString = try ConnectionString.replacingDatabase(in: base, with: name)
     }
 
-    /// The server to create databases on; `make test` exports it.
+    /// The server to create databases on; `make test` exports it. Unset, the test is skipped
+    /// (a plain `swift test`) or fails (`make test`: ``TestRequirement``).
     public static func baseURL() throws -> String {
         guard let url = ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty else {
-            throw XCTSkip("DATABASE_URL is not set: run the tests with `make test`, which starts PostgreSQL")
+            throw TestRequirement.unmet("DATABASE_URL is not set: run the tests with `make test`, which starts PostgreSQL")
         }
         return url
     }
