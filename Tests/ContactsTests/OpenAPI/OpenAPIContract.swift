@@ -67,7 +67,8 @@ struct OpenAPIContract: Sendable {
                 if definition["required"] == .bool(true) { found.append("\(label): required header \(name) is missing") }
                 continue
             }
-            let typed: JSONValue = definition["schema"]?["type"] == .string("integer") ? (Int(value).map(JSONValue.integer) ?? .string(value)) : .string(value)
+            let isInteger = definition["schema"]?["type"] == .string("integer")
+            let typed: JSONValue = isInteger ? (Int(value).map(JSONValue.integer) ?? .string(value)) : .string(value)
             found += checker.problems(typed, definition["schema"] ?? .object([:]), at: "\(label) header \(name)")
         }
         guard method != "HEAD" else { return found }  // no body on the wire
