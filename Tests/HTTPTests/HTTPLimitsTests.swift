@@ -80,7 +80,7 @@ final class HTTPLimitsTests: XCTestCase {
         for byte in "GET / HTTP/1.1\r\nX-Slow: abcdefghijklmnopqrstuvwxyz".utf8 {
             if Date().timeIntervalSince(started) > 0.3 { break }
             try connection.send([byte])
-            usleep(20_000)
+            usleep(20_000)  // pacing, not waiting: a client trickling its head
         }
         XCTAssertEqual(try connection.readResponse().status, 408)
         XCTAssertLessThan(Date().timeIntervalSince(started), 2)

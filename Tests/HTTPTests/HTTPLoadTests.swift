@@ -32,7 +32,7 @@ final class HTTPLoadTests: XCTestCase {
         let connection = try client()
         for byte in "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc".utf8 {
             try connection.send([byte])
-            usleep(500)
+            usleep(500)  // pacing, not waiting: the bytes reach the server in separate reads
         }
         let response = try connection.readResponse()
         XCTAssertEqual(response.status, 200)
