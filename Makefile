@@ -37,9 +37,13 @@ crm: database
 	@DATABASE_URL='$(DB_URL)' .build/debug/crm $(ARGS)
 
 # The XCTest suite, then the fault scenarios (about a minute, each on its own throwaway cluster).
+# CRM_TESTS_REQUIRE_DATABASE=1 turns a missing database or privilege into a failure (a plain
+# `swift test` skips those tests instead); the skipped count is printed and must be 0.
+XCTEST_LOG = .build/xctest.log
 test: database
 	$(SWIFT) build --build-tests
-	DATABASE_URL='$(DB_URL)' $(SWIFT) test --skip-build --disable-swift-testing
+	set -o pipefail; DATABASE_URL='$(DB_URL)' CRM_TESTS_REQUIRE_DATABASE=1 $(SWIFT) test --skip-build --disable-swift-testing 2>&1 | tee $(XCTEST_LOG)
+	@skipped=$$(grep -c "^Test Case '.*' skipped" $(XCTEST_LOG)); echo "XCTest: $$skipped test(s) skipped"; test "$$skipped" -eq 0
 	python3 scripts/faults.py .build/debug/crm
 
 stop-db:
@@ -75,7 +79,7 @@ fuzz:
 # The whole XCTest suite under AddressSanitizer, in its own scratch path (every module rebuilt).
 test-asan: database
 	$(SWIFT) build --build-tests --scratch-path .build-asan -Xswiftc -sanitize=address
-	DATABASE_URL='$(DB_URL)' ASAN_OPTIONS=detect_leaks=0 $(SWIFT) test --skip-build --scratch-path .build-asan --disable-swift-testing
+	DATABASE_URL='$(DB_URL)' CRM_TESTS_REQUIRE_DATABASE=1 ASAN_OPTIONS=detect_leaks=0 $(SWIFT) test --skip-build --scratch-path .build-asan --disable-swift-testing
 
 # Fault scenarios (scripts/faults.py): kill -9 of PostgreSQL under writes, pool exhaustion,
 # slow and vanishing clients, SIGTERM under load; each on a throwaway cluster. FAULTS picks some.

@@ -64,8 +64,9 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let contactNotFound = APIError(status: 404, code: .notFound, message: "The contact ID provided was not found.")
     public static let noContactsFound = APIError(status: 404, code: .notFound, message: "No contacts found.", dataMembers: "\"results\":[],\"next_after\":null")
     public static let deleteTargetNotFound = APIError(status: 404, code: .notFound, message: "No contact matches the given identifiers.")
+    /// The contacts route's `405` (ContactsAPI.routes).
+    public static let methodNotAllowed = ContactsAPI.contactsRoute.methodNotAllowed
     public static let routeNotFound = APIError(status: 404, code: .notFound, message: "No such endpoint.")
-    public static let methodNotAllowed = APIError(status: 405, code: .methodNotAllowed, message: "This endpoint supports GET, HEAD, POST, PUT and DELETE.")
     public static let unsupportedMediaType = APIError(
         status: 415, code: .unsupportedMediaType,
         message: "Send application/x-www-form-urlencoded, application/json or multipart/form-data.")

@@ -31,7 +31,7 @@ public enum APIResponse {
     static func error(_ error: APIError) -> HTTPResponse {
         var response = json(error.status, error.rendered)
         switch error.status {
-        case 405: response.headers.add("Allow", "GET, HEAD, POST, PUT, DELETE")
+        case 405: response.headers.add("Allow", ContactsAPI.contactsRoute.allow)  // other routes set their own
         case 503: response.headers.add("Retry-After", "1")
         case 429: break  // Retry-After comes from the key's bucket
         default: break

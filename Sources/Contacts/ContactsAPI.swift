@@ -31,9 +31,9 @@ public struct ContactsAPI: Sendable {
     }
 
     /// The route templates metrics and the access log name requests by (never raw paths).
-    public static let routeTemplates = ["/crm/{listing_id}", "/healthz", "/readyz", "/metrics", "/openapi.yaml", "other"]
+    public static let routeTemplates = routes.map(\.template)
 
-    /// The index in ``routeTemplates`` of the route `path` belongs to.
+    /// The index in ``routes`` (and ``routeTemplates``) of the route `path` belongs to.
     public static func routeIndex(_ path: Substring) -> Int {
         if path.hasPrefix("/crm/"), !path.dropFirst("/crm/".count).contains("/") { return 0 }
         switch path {
@@ -82,20 +82,24 @@ public struct ContactsAPI: Sendable {
         if path.hasPrefix("/crm/"), !path.dropFirst("/crm/".count).contains("/") {
             return try await contacts(request, listingText: path.dropFirst("/crm/".count), presentedKey: presentedKey)
         }
-        switch (path, request.method) {
-        case ("/healthz", "GET"), ("/healthz", "HEAD"):
+        let route = Self.routes[Self.routeIndex(path)]
+        guard route.serves(request.method) else {
+            guard route.otherMethodStatus == 405 else { throw APIError.routeNotFound }
+            var response = APIResponse.error(route.methodNotAllowed)
+            response.headers.set("Allow", route.allow)
+            return response
+        }
+        switch path {
+        case "/healthz":
             return Self.healthy
-        case ("/readyz", "GET"), ("/readyz", "HEAD"):
+        case "/readyz":
             return try await readiness()
-        case ("/openapi.yaml", "GET"), ("/openapi.yaml", "HEAD"):
+        case "/openapi.yaml":
             var headers = HTTPHeaders()
             headers.add("Content-Type", "application/yaml; charset=utf-8")
             return HTTPResponse(status: 200, headers: headers, body: openAPIDocument)
-        case ("/healthz", _), ("/readyz", _), ("/openapi.yaml", _):
-            var response = APIResponse.error(APIError(status: 405, code: .methodNotAllowed, message: "Only GET and HEAD are supported here."))
-            response.headers.set("Allow", "GET, HEAD")
-            return response
         default:
+            // /metrics is answered by ContactsService, which holds the registry.
             throw APIError.routeNotFound
         }
     }
@@ -112,7 +116,7 @@ public struct ContactsAPI: Sendable {
 
     private func contacts(_ request: HTTPRequest, listingText: Substring, presentedKey: APIKey?) async throws -> HTTPResponse {
         let method = request.method
-        guard ["GET", "HEAD", "POST", "PUT", "DELETE"].contains(method) else { throw APIError.methodNotAllowed }
+        guard Self.contactsRoute.serves(method) else { throw APIError.methodNotAllowed }
         guard let listing = try ContactValidation.integer("listing_id", String(listingText), in: 1...Int64.max) else {
             throw APIError.invalid("listing_id", "listing_id must be a whole number from 1 to 9223372036854775807.")
         }

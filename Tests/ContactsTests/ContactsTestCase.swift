@@ -30,9 +30,24 @@ class ContactsTestCase: XCTestCase {
     var poolSize: Int { 8 }
     /// The pooled connections' statement and lock timeout; override before `setUp` runs.
     var statementTimeout: Duration? { nil }
+    /// True to run on a PostgreSQL cluster of the test's own (``cluster``), which the test may
+    /// stop and start; override before `setUp` runs.
+    var usesOwnCluster: Bool { false }
+    /// The test's own cluster, when ``usesOwnCluster``.
+    var cluster: TemporaryPostgresCluster?
+    /// Every answer of the server, held to `ContactsAPI.routes` and openapi.yaml in tearDown.
+    let responses = ResponseRecorder()
 
     override func setUp() async throws {
-        database = try await TestDatabase.create()
+        if usesOwnCluster {
+            _ = try TestDatabase.baseURL()  // the same precondition as every database test
+            let cluster = try TemporaryPostgresCluster()
+            self.cluster = cluster
+            try cluster.start()
+            database = try await TestDatabase.create(on: cluster.connectionString)
+        } else {
+            database = try await TestDatabase.create()
+        }
         let admin = try await database.connect()
         let store = AdminStore(connection: admin)
         keyA = try await store.createKey(listings: [1], name: "a", rateLimit: nil)
@@ -53,8 +68,8 @@ class ContactsTestCase: XCTestCase {
         let service = ContactsService(api: api, metrics: metrics, rateLimits: KeyRateLimits(pool: pool, burst: rateLimitBurst),
                                       accessLog: logger)
         var configuration = HTTPServerConfiguration(host: "::", port: 0, eventLoops: 2)
-        configuration.errorResponse = ContactsAPI.protocolErrorResponse
-        server = HTTPServer(configuration: configuration, handler: service.handle)
+        configuration.errorResponse = responses.recording(ContactsAPI.protocolErrorResponse)
+        server = HTTPServer(configuration: configuration, handler: responses.recording(service.handle))
         service.observe(server)
         try server.start()
     }
@@ -63,6 +78,13 @@ class ContactsTestCase: XCTestCase {
         await server?.shutdown(gracePeriod: .seconds(2))
         await pool?.shutdown()
         await database?.drop()
+        cluster?.destroy()
+        // Every answer of this test against the route table and the documented contract.
+        var reported: Set<String> = []
+        for problem in responses.problems() where reported.insert(problem).inserted {
+            XCTFail("contract: \(problem)")
+            if reported.count == 20 { XCTFail("contract: (further problems not shown)"); break }
+        }
     }
 
     static func repositoryFile(_ name: String) -> String {
@@ -161,6 +183,21 @@ class ContactsTestCase: XCTestCase {
                 "SELECT count(*) FROM contacts WHERE $1::bigint IS NULL OR listing_id = $1", [listing])[0].decode(Int.self, column: 0)
             await connection.close()
             return count
+        }
+    }
+
+    /// Every row of `contacts` (of `listing`, or all) with every column, as JSON text, in id
+    /// order: what a test that claims "nothing changed" compares before and after.
+    func contactsTable(_ listing: Int64? = nil) throws -> [String] {
+        let database = self.database!
+        return try blocking {
+            let connection = try await database.connect()
+            let rows = try await connection.query("""
+                SELECT to_jsonb(c)::text FROM contacts c WHERE $1::bigint IS NULL OR listing_id = $1 ORDER BY contact_id
+                """, [listing]).rows
+            let table = try rows.map { try $0.decode(String.self, column: 0) }
+            await connection.close()
+            return table
         }
     }
 

@@ -115,6 +115,76 @@ final class SearchContactTests: ContactsTestCase {
         XCTAssertTrue(data(last)["next_after"] is NSNull)
     }
 
+    func testTheDefaultLimitIs100AndTheLargestIs1000() throws {
+        try sql("INSERT INTO contacts (listing_id, email) SELECT 1, 'bulk' || g || '@example.com' FROM generate_series(1, 1001) g")
+        let database = self.database!
+        let all = try blocking {
+            let connection = try await database.connect()
+            let rows = try await connection.query("SELECT contact_id FROM contacts WHERE listing_id = 1 ORDER BY contact_id").rows
+            let ids = try rows.map { try $0.decode(Int.self, column: 0) }
+            await connection.close()
+            return ids
+        }
+        XCTAssertEqual(all.count, 1001)
+        let first = try get(1)
+        XCTAssertEqual(first.status, 200)
+        XCTAssertEqual(ids(first), Array(all.prefix(100)), "100 without a limit")
+        XCTAssertEqual(first.json["message"] as? String, "100 record(s) found.")
+        XCTAssertEqual(data(first)["next_after"] as? Int, all[99])
+        let largest = try get(1, "limit=1000")
+        XCTAssertEqual(ids(largest), Array(all.prefix(1000)))
+        XCTAssertEqual(largest.json["message"] as? String, "1000 record(s) found.")
+        XCTAssertEqual(data(largest)["next_after"] as? Int, all[999])
+        let rest = try get(1, "limit=1000&after=\(all[999])")
+        XCTAssertEqual(ids(rest), [all[1000]])
+        XCTAssertTrue(data(rest)["next_after"] is NSNull)
+        let tooMany = try get(1, "limit=1001")
+        XCTAssertEqual(tooMany.status, 400)
+        XCTAssertEqual(tooMany.json["parameter"] as? String, "limit")
+        XCTAssertEqual(tooMany.json["message"] as? String, "limit must be a whole number from 1 to 1000.")
+    }
+
+    func testHeadWithNoMatchIs404WithGetsHeadersAndNoBody() throws {
+        let get = try get(1, "email=nobody%40example.com")
+        XCTAssertEqual(get.status, 404)
+        // HEAD then GET on one connection: were a body sent after HEAD's head, the GET's answer
+        // would be read out of it.
+        let client = try RawHTTPClient(port: server.port)
+        let auth = "Authorization: Bearer \(keyA.text)\r\n"
+        try client.send("HEAD /crm/1?email=nobody%40example.com HTTP/1.1\r\n\(auth)\r\nGET /healthz HTTP/1.1\r\n\r\n")
+        let head = try client.readResponse(bodyless: true)
+        XCTAssertEqual(head.status, 404)
+        XCTAssertEqual(head.header("Content-Type"), "application/json; charset=utf-8")
+        XCTAssertEqual(head.header("Content-Length"), String(get.body.count))
+        XCTAssertTrue(head.body.isEmpty)
+        let next = try client.readResponse()
+        XCTAssertEqual(next.status, 200)
+        XCTAssertEqual(next.json["message"] as? String, "The service is running.", "the next answer starts right after HEAD's head")
+    }
+
+    func testCaseInsensitiveSearchCoversNonASCIILetters() throws {
+        let müller = try create([("first_name", "Jürgen"), ("last_name", "Müller"), ("email", "Jürgen.Müller@Exämple.de")])
+        let élodie = try create([("first_name", "Élodie"), ("last_name", "Dupré"), ("email", "elodie@example.fr")])
+        let øre = try create([("first_name", "Øre"), ("last_name", "ΣΊΣΥΦΟΣ"), ("email", "sisyphus@example.gr")])
+        let cases: [(String, [Int])] = [
+            ("last_name=M%C3%9CLLER", [müller]),            // MÜLLER
+            ("last_name=m%C3%BCller", [müller]),            // müller
+            ("last_name=%C3%9C", [müller]),                 // Ü: one letter, no trigram
+            ("first_name=J%C3%9CRGEN", [müller]),           // JÜRGEN
+            ("name=j%C3%BCrgen+M%C3%9Cller", [müller]),     // jürgen Müller
+            ("first_name=%C3%A9LODIE", [élodie]),           // éLODIE
+            ("name=DUPR%C3%89", [élodie]),                  // DUPRÉ
+            ("first_name=%C3%B8RE", [øre]),                 // øRE
+            ("last_name=%CF%83%CE%AF%CF%83%CF%85%CF%86", [øre]),  // σίσυφ
+            ("email=j%C3%BCrgen.m%C3%BCller%40EX%C3%84MPLE.DE", [müller]),  // jürgen.müller@EXÄMPLE.DE
+        ]
+        for (query, expected) in cases {
+            let response = try get(1, query)
+            XCTAssertEqual(response.status, 200, "\(query): \(response.bodyText)")
+            XCTAssertEqual(ids(response), expected, query)
+        }
+    }
+
     func testHeadAnswersLikeGetWithoutABody() throws {
         _ = try create([("email", "head@example.com")])
         let get = try get(1)

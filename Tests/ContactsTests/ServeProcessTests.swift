@@ -34,15 +34,28 @@ final class ServeProcessTests: XCTestCase {
             ? try ChildProcess.start(executable, ["serve"], environment: env)
             : try ChildProcess.start(prefix[0], Array(prefix.dropFirst()) + [executable, "serve"], environment: env)
         processes.append(process)
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            if let client = try? RawHTTPClient(port: port), (try? client.send("GET /healthz HTTP/1.1\r\n\r\n")) != nil,
-               (try? client.readResponse())?.status == 200 {
-                return (process, port)
+        try waitUntil("crm serve answers /healthz on port \(port)", timeout: .seconds(20)) {
+            guard let client = try? RawHTTPClient(port: port), (try? client.send("GET /healthz HTTP/1.1\r\n\r\n")) != nil else {
+                return false
             }
-            usleep(50_000)
+            return (try? client.readResponse())?.status == 200
         }
-        throw ChildProcessError(description: "crm serve did not come up on port \(port)")
+        return (process, port)
+    }
+
+    /// Backends of this test's database waiting for a lock on `contacts` (from pg_locks).
+    private func blockedOnContacts() throws -> Int {
+        let database = self.database!
+        return try blocking {
+            let connection = try await database.connect(applicationName: "lock-watcher")
+            let count = try await connection.query("""
+                SELECT count(*) FROM pg_locks l
+                 WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AND l.relation = 'contacts'::regclass AND NOT l.granted
+                """)[0].decode(Int.self, column: 0)
+            await connection.close()
+            return count
+        }
     }
 
     private func status(port: Int, _ request: String) throws -> Int {
@@ -133,10 +146,9 @@ final class ServeProcessTests: XCTestCase {
             result.withLock { $0 = response }
             finished.signal()
         }
-        usleep(300_000)
+        try waitUntil("the POST waits for the contacts lock (pg_locks)", observe: blockedOnContacts) { $0 == 1 }
         XCTAssertEqual(kill(process.pid, SIGTERM), 0)
-        usleep(300_000)
-        XCTAssertThrowsError(try RawHTTPClient(port: port), "no longer accepting")
+        try waitUntil("the server stops accepting after SIGTERM") { (try? RawHTTPClient(port: port)) == nil }
         try blocking {
             let connection = holder.withLock { $0 }!
             try await connection.simpleQuery("COMMIT")
@@ -156,7 +168,7 @@ final class ServeProcessTests: XCTestCase {
     }
 
     func testTheContainerStepsRunAsANonRootUser() throws {
-        guard getuid() == 0 else { throw XCTSkip("needs root to switch to an unprivileged user") }
+        try TestRequirement.require(getuid() == 0, "needs root to switch to an unprivileged user")
         // The image's layout: the binary, sql/ and openapi.yaml in one directory any user can read.
         let app = "/tmp/crm-app-\(getpid())"
         try? FileManager.default.removeItem(atPath: app)

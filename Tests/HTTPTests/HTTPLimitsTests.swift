@@ -19,14 +19,10 @@ final class HTTPLimitsTests: XCTestCase {
         try RawHTTPClient(port: server.port)
     }
 
-    /// Polls `condition` for up to `seconds`.
-    private func eventually(_ seconds: Double = 5, _ condition: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end {
-            if condition() { return true }
-            usleep(10_000)
-        }
-        return condition()
+    /// Waits until the server's open-connection gauge is `count`.
+    private func waitForOpenConnections(_ count: Int, _ what: String, timeout: Duration = .seconds(5)) throws {
+        let server = self.server!
+        try waitUntil("\(what): \(count) open connection(s)", timeout: timeout, observe: { server.server.openConnections }) { $0 == count }
     }
 
     func testHeadersOver16KiBGet431() throws {
@@ -84,7 +80,7 @@ final class HTTPLimitsTests: XCTestCase {
         for byte in "GET / HTTP/1.1\r\nX-Slow: abcdefghijklmnopqrstuvwxyz".utf8 {
             if Date().timeIntervalSince(started) > 0.3 { break }
             try connection.send([byte])
-            usleep(20_000)
+            usleep(20_000)  // pacing, not waiting: a client trickling its head
         }
         XCTAssertEqual(try connection.readResponse().status, 408)
         XCTAssertLessThan(Date().timeIntervalSince(started), 2)
@@ -98,7 +94,7 @@ final class HTTPLimitsTests: XCTestCase {
         let idleSince = Date()
         XCTAssertTrue(connection.readsEndOfStream(), "closed without a response")
         XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(idleSince), 0.25)
-        XCTAssertTrue(eventually { self.server.server.openConnections == 0 })
+        try waitForOpenConnections(0, "the idle connection is closed")
     }
 
     func testConnectionsOverTheLimitGet503AndAreClosed() throws {
@@ -115,7 +111,7 @@ final class HTTPLimitsTests: XCTestCase {
         XCTAssertTrue(extra.readsEndOfStream())
         try held[0].send("GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
         _ = try held[0].readResponse()
-        XCTAssertTrue(eventually { self.server.server.openConnections == 2 })
+        try waitForOpenConnections(2, "the closed connection's slot is freed")
         let next = try client()
         try next.send("GET / HTTP/1.1\r\n\r\n")
         XCTAssertEqual(try next.readResponse().status, 200, "a freed slot is usable again")
@@ -128,7 +124,7 @@ final class HTTPLimitsTests: XCTestCase {
         // time, stops reading while it cannot write, and drops the connection once it stalls.
         let request = "GET /large?bytes=1000000 HTTP/1.1\r\n\r\n"
         try greedy.send(String(repeating: request, count: 50))
-        XCTAssertTrue(eventually(5) { self.server.server.openConnections == 0 }, "a stalled writer is closed")
+        try waitForOpenConnections(0, "a stalled writer is closed")
         let other = try client()
         try other.send("GET / HTTP/1.1\r\n\r\n")
         XCTAssertEqual(try other.readResponse().status, 200)

@@ -1,5 +1,6 @@
 import Foundation
 import HTTP
+import Synchronization
 
 /// A real ``HTTPServer`` on an ephemeral loopback port with a handler that shows what it got.
 ///
@@ -9,12 +10,23 @@ import HTTP
 final class TestServer {
     let server: HTTPServer
     var port: Int { server.port }
+    /// `/slow` requests being handled right now, for tests that must act while one is in flight.
+    let slowInFlight: Counter
 
     init(_ configure: (inout HTTPServerConfiguration) -> Void = { _ in }) throws {
         var configuration = HTTPServerConfiguration(host: "::", port: 0, eventLoops: 2)
         configure(&configuration)
-        server = HTTPServer(configuration: configuration, handler: Self.handle)
+        let slowInFlight = Counter()
+        self.slowInFlight = slowInFlight
+        server = HTTPServer(configuration: configuration) { try await Self.handle($0, slowInFlight: slowInFlight) }
         try server.start()
+    }
+
+    /// A counter shared with the handler.
+    final class Counter: Sendable {
+        private let count = Atomic<Int>(0)
+        var value: Int { count.load(ordering: .acquiring) }
+        func add(_ delta: Int) { count.add(delta, ordering: .releasing) }
     }
 
     func shutdown() async {
@@ -23,8 +35,7 @@ final class TestServer {
 
     struct Thrown: Error {}
 
-    @Sendable
-    static func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
+    static func handle(_ request: HTTPRequest, slowInFlight: Counter) async throws -> HTTPResponse {
         let query = request.query.map(String.init) ?? ""
         switch request.path {
         case "/echo":
@@ -37,6 +48,8 @@ final class TestServer {
             return HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", "application/json")]), body: Array(data))
         case "/slow":
             let milliseconds = Int(query.replacingOccurrences(of: "ms=", with: "")) ?? 100
+            slowInFlight.add(1)
+            defer { slowInFlight.add(-1) }
             try? await Task.sleep(for: .milliseconds(milliseconds))
             return .json(status: 200, #"{"slept":\#(milliseconds)}"#)
         case "/throw":

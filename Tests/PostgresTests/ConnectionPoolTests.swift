@@ -33,7 +33,6 @@ final class ConnectionPoolTests: XCTestCase {
                 let count = try await monitor.query(
                     "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", [name])[0].decode(Int.self, column: 0)
                 maxSeen.withLock { $0 = max($0, count) }
-                try await Task.sleep(for: .milliseconds(2))
             }
         }
         let sums = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -58,14 +57,10 @@ final class ConnectionPoolTests: XCTestCase {
         await pool.shutdown()
         XCTAssertEqual(pool.statistics.size, 0)
         // The sockets are closed when shutdown returns; the backends exit a moment later.
-        var left = -1
-        let closedAt = ContinuousClock.now
-        while left != 0, ContinuousClock.now - closedAt < .seconds(5) {
-            left = try await monitor.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", [name])[0]
+        try await waitUntil("shutdown's connections leave pg_stat_activity", observe: {
+            try await monitor.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", [name])[0]
                 .decode(Int.self, column: 0)
-            if left != 0 { try await Task.sleep(for: .milliseconds(10)) }
-        }
-        XCTAssertEqual(left, 0, "shutdown closed every connection")
+        }) { $0 == 0 }
         await monitor.close()
     }
 
@@ -95,7 +90,7 @@ final class ConnectionPoolTests: XCTestCase {
         let holder = try await pool.lease()
         let cancelled = Task { try await pool.withConnection { _ in 1 } }
         let patient = Task { try await pool.withConnection { _ in 2 } }
-        while pool.statistics.waiting < 2 { try await Task.sleep(for: .milliseconds(1)) }
+        try await waitUntil("both tasks wait for the connection", observe: { pool.statistics.waiting }) { $0 == 2 }
         cancelled.cancel()
         do {
             _ = try await cancelled.value
@@ -145,9 +140,9 @@ final class ConnectionPoolTests: XCTestCase {
         let terminated = try await admin.query("SELECT pg_terminate_backend($1)", [pid])[0].decode(Bool.self, column: 0)
         XCTAssertEqual(terminated, true)
         // pg_terminate_backend only signals; wait until the backend has really gone.
-        while try await admin.query("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", [pid])[0].decode(Int.self, column: 0) > 0 {
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await waitUntil("backend \(pid) leaves pg_stat_activity", observe: {
+            try await admin.query("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", [pid])[0].decode(Int.self, column: 0)
+        }) { $0 == 0 }
         await admin.close()
         let newPID = try await pool.withConnection { try await $0.query("SELECT pg_backend_pid()")[0].decode(Int32.self, column: 0) }
         XCTAssertNotEqual(newPID, pid)
@@ -162,14 +157,17 @@ final class ConnectionPoolTests: XCTestCase {
             await pool.shutdown()
             finished.store(true, ordering: .releasing)
         }
-        try await Task.sleep(for: .milliseconds(50))
-        XCTAssertFalse(finished.load(ordering: .acquiring), "shutdown waits for the lease")
-        do {
-            _ = try await pool.lease()
-            XCTFail("no new leases while shutting down")
-        } catch let error as ConnectionPoolError {
-            XCTAssertEqual(error, .poolShutdown)
+        // Shutdown has begun once a new lease is refused; it then waits for the one out.
+        try await waitUntil("shutdown refuses new leases") {
+            do {
+                pool.release(try await pool.lease())
+                return false
+            } catch let error as ConnectionPoolError {
+                XCTAssertEqual(error, .poolShutdown)
+                return true
+            }
         }
+        XCTAssertFalse(finished.load(ordering: .acquiring), "shutdown waits for the lease")
         let stillWorks = try await leased.query("SELECT 1")[0].decode(Int.self, column: 0)
         XCTAssertEqual(stillWorks, 1, "the lease still works")
         pool.release(leased)

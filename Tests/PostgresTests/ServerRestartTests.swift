@@ -30,10 +30,8 @@ final class ServerRestartTests: XCTestCase {
 
         try cluster.start()
         let back = ContinuousClock.now
-        var answer: Int?
-        while answer == nil, ContinuousClock.now - back < .seconds(10) {
-            answer = try? await one()
-            if answer == nil { try await Task.sleep(for: .milliseconds(20)) }
+        let answer = try await waitUntil("a query succeeds after the restart", timeout: .seconds(10), observe: { try? await one() }) {
+            $0 != nil
         }
         let recovery = ContinuousClock.now - back
         XCTAssertEqual(answer, 1)

@@ -19,23 +19,29 @@ public final class TestDatabase: Sendable {
     /// A libpq key/value connection string for this database, for child processes (`crm migrate`).
     public let connectionString: String
 
+    /// The server's connection string the database was created on (and is dropped through).
+    private let base: String
+
     private init(name: String, base: String) throws {
         self.name = name
+        self.base = base
         self.configuration = PostgresConfiguration(connectionString: base, overrides: ["dbname": name])
         self.connectionString = try ConnectionString.replacingDatabase(in: base, with: name)
     }
 
-    /// The server to create databases on; `make test` exports it.
+    /// The server to create databases on; `make test` exports it. Unset, the test is skipped
+    /// (a plain `swift test`) or fails (`make test`: ``TestRequirement``).
     public static func baseURL() throws -> String {
         guard let url = ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty else {
-            throw XCTSkip("DATABASE_URL is not set: run the tests with `make test`, which starts PostgreSQL")
+            throw TestRequirement.unmet("DATABASE_URL is not set: run the tests with `make test`, which starts PostgreSQL")
         }
         return url
     }
 
-    /// Creates an empty database, with the project's migrations applied when `migrated`.
-    public static func create(migrated: Bool = true) async throws -> TestDatabase {
-        let base = try baseURL()
+    /// Creates an empty database, with the project's migrations applied when `migrated`, on
+    /// the server of `DATABASE_URL` or of the connection string `server` (a cluster of the test's own).
+    public static func create(migrated: Bool = true, on server: String? = nil) async throws -> TestDatabase {
+        let base = try server ?? baseURL()
         let number = counter.withLock { value -> Int in
             value += 1
             return value
@@ -67,9 +73,7 @@ public final class TestDatabase: Sendable {
 
     /// Drops the database, disconnecting whoever is still connected.
     public func drop() async {
-        guard let base = try? Self.baseURL(),
-              let admin = try? await PostgresConnection.connect(PostgresConfiguration(connectionString: base), on: Self.loop)
-        else { return }
+        guard let admin = try? await PostgresConnection.connect(PostgresConfiguration(connectionString: base), on: Self.loop) else { return }
         _ = try? await admin.simpleQuery("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
         await admin.close()
     }
