@@ -245,7 +245,7 @@ final class RefusedAuthenticationTests: ContactsTestCase {
 
     /// The token is taken before the lookup: 50 made-up keys at once from one address, on 50
     /// connections, cost 3 lookups (plus one per refill while they arrive), not 50.
-    func testConcurrentConnectionsShareTheirAddresssRefusals() throws {
+    func testConcurrentConnectionsFromOneAddressShareItsRefusals() throws {
         let started = Date()
         let statuses = flood((0..<50).map { _ in APIKey.generate() }, connections: 50)
         let elapsed = Date().timeIntervalSince(started)

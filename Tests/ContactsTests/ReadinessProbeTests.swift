@@ -55,6 +55,7 @@ final class ReadinessProbeTests: ContactsTestCase {
         }
         let responses = readyz(port: server.port, 50) {
             waitUntil("50 callers waiting for the ping") { probe.statistics.waiting == 50 }
+            waitUntil("the ping queued for a connection") { pool.statistics.waiting >= 1 }
             XCTAssertEqual(probe.statistics.pings, 1)
             XCTAssertEqual(pool.statistics.waiting, 1, "one ping queued for a connection, not one per caller")
             pool.release(leased[0])
@@ -84,7 +85,8 @@ final class ReadinessTimeoutTests: ContactsTestCase {
         }
         let responses = readyz(port: server.port, 50) {
             waitUntil("50 callers waiting for the ping") { probe.statistics.waiting == 50 }
-            XCTAssertEqual(pool.statistics.waiting, 1)
+            waitUntil("the ping queued for a connection") { pool.statistics.waiting >= 1 }
+            XCTAssertEqual(pool.statistics.waiting, 1, "one ping queued for a connection, not one per caller")
         }
         // Checked right after the last answer, without waiting: the queue was left before it.
         XCTAssertEqual(pool.statistics.waiting, 0, "no ping left queued once /readyz has answered")
