@@ -91,7 +91,8 @@ public struct ContactsService: Sendable {
                   (try? ContactsAPI.listing(of: request, listingText: request.path.dropFirst("/crm/".count))) != nil {
             (response, failure) = await gated(request, key: key)
         } else {
-            // No key, or a method or listing id refused without one: no database work.
+            // The other routes, and /crm requests answered before any key is asked about (no
+            // usable key, or a method or listing id refused): no gate.
             (response, failure) = await api.answer(request, presentedKey: key)
         }
         if let failure, failure.answer.status == 500 {
