@@ -10,9 +10,10 @@ import Synchronization
 /// 1. A key found live less than a second ago (``KeyCache``) passes at once, with its rate
 ///    limit's decision when it has one. No database work.
 /// 2. Any other key is looked up: `crm_key_lookup`, one pipelined read (it shares the loop's
-///    pipelined connection and Sync with other requests' quick reads). No live key: `403` right
-///    there, and the operation never runs. A live key is cached with its limit, and the request
-///    goes on.
+///    pipelined connection and Sync with other requests' quick reads), and requests with the
+///    same key arriving meanwhile wait for that lookup instead of making their own
+///    (``SingleFlight``). No live key: `403` right there, and the operation never runs. A live
+///    key is cached with its limit, and the request goes on.
 /// 3. Before a key the cache has never seen is looked up, its client address must have a token
 ///    (``RefusedAuthentications``, `authFailureRate` a second; 0 turns this off), else `429`
 ///    with no database work; a live key gives its token back, and a key the operation refuses
@@ -62,8 +63,9 @@ public final class KeyGate: Sendable {
     private let keys: Mutex<KeyCache>
     private let addresses: Mutex<RefusedAuthentications?>
     private let lookups = Atomic<Int>(0)
+    private let inFlight = SingleFlight<[UInt8], Int??>()
 
-    static let lookup = PreparedStatement(
+    static let query = PreparedStatement(
         name: "crm_key_lookup",
         sql: "SELECT rate_limit FROM api_keys WHERE key_hash = $1::bytea AND revoked_at IS NULL",
         pipelined: true)
@@ -91,38 +93,57 @@ public final class KeyGate: Sendable {
     /// ``ContactsAPI`` attributes requests to). Throws what the lookup threw.
     public func admit(keyHash: [UInt8], client: String) async throws -> Verdict {
         let now = MonotonicClock.now()
-        var tookToken = false
-        switch keys.withLock({ $0.lookup(keyHash, now: now) }) {
-        case .fresh(let limit, let decision):
+        let cached = keys.withLock { $0.lookup(keyHash, now: now) }
+        if case .fresh(let limit, let decision) = cached {
             return .admitted(Self.rateLimit(limit, decision))
-        case .stale:
-            break  // live a moment ago: looked up again without a token
-        case .absent:
+        }
+        // Requests with this key that arrive while it is being looked up wait for that lookup:
+        // a client opening many connections with a new key costs one lookup and one token.
+        let limit: Int??
+        do {
+            limit = try await inFlight.run(keyHash) { try await lookUp(keyHash, client: client, known: cached == .stale) }
+        } catch let throttled as Throttled {
+            return .throttled(throttled.decision)
+        }
+        guard let limit else { return .unknown }
+        let decision = keys.withLock { $0.found(keyHash, limit: limit, now: MonotonicClock.now()) }
+        return .admitted(Self.rateLimit(limit, decision))
+    }
+
+    /// Thrown by ``lookUp(_:client:known:)`` when `client` has no refused authentication left.
+    private struct Throttled: Error {
+        let decision: TokenBucket.Decision
+    }
+
+    /// Asks the database whether `keyHash` is live: nil if not, else its limit (nil: none).
+    /// A key the cache has never seen needs a token from `client`'s address first, given back
+    /// when the key is live; a key `known` live a moment ago needs none, and takes one if it
+    /// turns out revoked.
+    private func lookUp(_ keyHash: [UInt8], client: String, known: Bool) async throws -> Int?? {
+        var tookToken = false
+        if !known {
             let address = RefusedAuthentications.client(client)
+            let now = MonotonicClock.now()
             if let decision = addresses.withLock({ $0?.take(address, now: now) }) {
-                guard decision.allowed else { return .throttled(decision) }
+                guard decision.allowed else { throw Throttled(decision: decision) }
                 tookToken = true
             }
         }
         lookups.add(1, ordering: .relaxed)
-        let live: Bool, limit: Int?
+        let rows: PostgresResult
         do {
-            let rows = try await pool.execute(Self.lookup, [PostgresBytes(keyHash)])
-            live = rows.rowCount > 0
-            limit = live ? try rows[0].decode(Int?.self, column: 0) : nil
+            rows = try await pool.execute(Self.query, [PostgresBytes(keyHash)])
         } catch {
             if tookToken { giveBack(client) }
             throw error
         }
-        guard live else {
+        guard rows.rowCount > 0 else {
             keys.withLock { $0.forget(keyHash) }
-            // A key live a moment ago and revoked since took no token before its lookup.
             if !tookToken { refused(client: client) }
-            return .unknown
+            return .none
         }
         if tookToken { giveBack(client) }
-        let decision = keys.withLock { $0.found(keyHash, limit: limit, now: MonotonicClock.now()) }
-        return .admitted(Self.rateLimit(limit, decision))
+        return .some(try rows[0].decode(Int?.self, column: 0))
     }
 
     /// The operation refused a key the gate let through (revoked within its cached second, or

@@ -256,6 +256,17 @@ final class RefusedAuthenticationTests: ContactsTestCase {
         XCTAssertLessThanOrEqual(Double(lookups), 3 + (elapsed * 3).rounded(.down), "\(statuses) in \(elapsed) s")
     }
 
+    /// A client opening many connections at once with a key the service has not seen yet: the
+    /// requests that arrive during its lookup wait for it, so one lookup and one (returned)
+    /// token serve them all, and none is mistaken for a refused authentication.
+    func testManyConnectionsWithOneNewKeyCostOneLookupAndNo429() throws {
+        let fresh = try createKeys(1)[0]
+        XCTAssertEqual(flood(Array(repeating: fresh, count: 100), connections: 100), [404: 100])
+        XCTAssertEqual(keys.statistics.lookups, 1)
+        XCTAssertEqual(try metric("crm_auth_throttled_total"), 0)
+        for _ in 0..<3 { XCTAssertEqual(try get(1, key: APIKey.generate()).status, 403, "the address kept its 3 refusals") }
+    }
+
     func testIPv6ClientsAreCountedByTheirSlash64() throws {
         for host in ["2001:db8::1", "2001:db8::2", "2001:db8::3"] {
             XCTAssertEqual(try get(1, key: APIKey.generate(), from: host).status, 403)
