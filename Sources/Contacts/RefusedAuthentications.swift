@@ -10,7 +10,11 @@ import Operations
 /// that concurrent requests cannot all pass on the last token) and gives it back when the key
 /// is live; a key refused later by the operation's SQL (revoked, not granted the listing) takes
 /// one too. So every refused authentication costs its address one token, and an address with
-/// none left gets `429` for unknown keys without any database work.
+/// none left gets `429` for unknown keys without any database work. The price of taking tokens
+/// first: a client that presents more new keys at the same instant than its rate (all unknown
+/// to this process, all looked up at once) can see `429` for some until the lookups return.
+/// Requests with the same key share one lookup and one token, so many connections with one key
+/// never do.
 ///
 /// Addresses are bucketed whole for IPv4 and by their /64 for IPv6: one host usually has a
 /// whole /64 to pick source addresses from. At most `capacity` are tracked, the least recently
