@@ -83,7 +83,10 @@ struct ServeCommand: AsyncParsableCommand {
         metrics.declareGauge("crm_access_log_dropped_total", help: "Access log lines dropped because standard output could not keep up.",
                              type: "counter") { [([], Double(accessLog.droppedLines))] }
         let keys = KeyGate(pool: pool, burst: settings.rateLimitBurst, authFailureRate: settings.authFailureRate)
-        let service = ContactsService(api: api, metrics: metrics, keys: keys, accessLog: accessLog, errorLog: ErrorLog(format: format))
+        let errorLog = ErrorLog(format: format)
+        metrics.declareGauge("crm_error_log_dropped_total", help: "Error log lines dropped because standard error could not keep up.",
+                             type: "counter") { [([], Double(errorLog.droppedLines))] }
+        let service = ContactsService(api: api, metrics: metrics, keys: keys, accessLog: accessLog, errorLog: errorLog)
 
         var configuration = HTTPServerConfiguration(host: settings.host, port: settings.port)
         configuration.limits.maxBodyBytes = settings.maxBodyBytes
@@ -110,6 +113,7 @@ struct ServeCommand: AsyncParsableCommand {
         // A query stuck on an unreachable database must not hold the exit: the pool gets a
         // few seconds to take its connections back, then the process ends anyway.
         accessLog.close()
+        errorLog.close()
         if await Deadline.run(within: .seconds(5), otherwise: false, { await pool.shutdown(); return true }) {
             loops.forEach { $0.shutdown() }
             log("stopped")

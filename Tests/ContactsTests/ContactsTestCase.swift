@@ -69,7 +69,7 @@ class ContactsTestCase: XCTestCase {
         let keys = makeKeyGate(pool)
         self.keys = keys
         let service = ContactsService(api: api, metrics: metrics, keys: keys, accessLog: logger,
-                                      errorLog: ErrorLog(format: .logfmt) { errors.append(String(decoding: $0, as: UTF8.self)) })
+                                      errorLog: ErrorLog(format: .logfmt, writesInBackground: false) { errors.append(String(decoding: $0, as: UTF8.self)) })
         self.service = service
         var configuration = HTTPServerConfiguration(host: "::", port: 0, eventLoops: 2)
         configuration.errorResponse = ContactsAPI.protocolErrorResponse
