@@ -6,28 +6,30 @@ import Postgres
 /// and `/openapi.yaml`; anything else is a `404`. Every body is JSON in the contract's shape.
 ///
 /// The order of checks for `/crm/{listing_id}`: method (`405`), listing id (`400`), the
-/// `Authorization` header's form (`403`, without asking the database), then the key's grant
-/// (`403`) before parameters (`400`, `415`). A valid request costs one database round trip
-/// that checks the grant and does the work; a request whose parameters fail validation asks
-/// for the grant first, so a caller without one gets `403` whatever it sent.
+/// `Authorization` header's form (`403`, without asking the database), then, in
+/// ``ContactsService``, the key gate (``KeyGate``: a key that is not live is a `403` before
+/// anything else runs), then the key's grant (`403`) before parameters (`400`, `415`). A valid
+/// request costs one database round trip that checks the grant and does the work; a request
+/// whose parameters fail validation asks for the grant first, so a caller without one gets
+/// `403` whatever it sent.
 public struct ContactsAPI: Sendable {
     public let store: ContactStore
     /// Peers whose `X-Forwarded-For` is believed (exact addresses, e.g. a load balancer).
     public let trustedProxies: Set<String>
     /// The OpenAPI document served at `/openapi.yaml`.
     public let openAPIDocument: [UInt8]
-    /// Told of every database error that reaches a response (metrics count them by class).
-    public let onDatabaseError: (@Sendable (PostgresError) -> Void)?
-    /// How long `/readyz` waits for the database.
-    public let readinessTimeout: Duration
+    /// Database errors by class, from the operations and the readiness pings (``ContactsService``
+    /// adds the key lookup's and exports them as `crm_db_errors_total`).
+    public let databaseErrors = DatabaseErrorCounter()
+    /// `/readyz`'s ping: one in flight at a time, waited for at most `readinessTimeout`.
+    public let readinessProbe: ReadinessProbe
 
     public init(store: ContactStore, trustedProxies: Set<String> = [], openAPIDocument: [UInt8] = [],
-                readinessTimeout: Duration = .seconds(1), onDatabaseError: (@Sendable (PostgresError) -> Void)? = nil) {
+                readinessTimeout: Duration = .seconds(1)) {
         self.store = store
         self.trustedProxies = trustedProxies
         self.openAPIDocument = openAPIDocument
-        self.readinessTimeout = readinessTimeout
-        self.onDatabaseError = onDatabaseError
+        readinessProbe = ReadinessProbe(pool: store.pool, timeout: readinessTimeout, errors: databaseErrors)
     }
 
     /// The route templates metrics and the access log name requests by (never raw paths).
@@ -57,23 +59,23 @@ public struct ContactsAPI: Sendable {
         await handle(request, presentedKey: APIKey.fromAuthorization(request.headers["Authorization"]))
     }
 
-    /// ``handle(_:)`` with the `Authorization` header already read (``ContactsService`` reads
-    /// it once for the rate limit, so the key is parsed and hashed once per request).
+    /// ``handle(_:)`` with the `Authorization` header already read.
     public func handle(_ request: HTTPRequest, presentedKey: APIKey?) async -> HTTPResponse {
+        await answer(request, presentedKey: presentedKey).response
+    }
+
+    /// The response and, when the request failed, why (``RequestFailure`` decides the answer;
+    /// database errors are counted in ``databaseErrors`` here). ``ContactsService`` calls this
+    /// with the key it has already read, and logs the failures that became a `500`.
+    func answer(_ request: HTTPRequest, presentedKey: APIKey?) async -> (response: HTTPResponse, failure: RequestFailure?) {
         do {
-            return try await route(request, presentedKey: presentedKey)
+            return (try await route(request, presentedKey: presentedKey), nil)
         } catch let error as APIError {
-            return APIResponse.error(error)
-        } catch let error as ConnectionPoolError where error == .acquireTimeout {
-            return APIResponse.error(.unavailable)
-        } catch let error as PostgresError where error.isConnectionError || error.isTimeout {
-            onDatabaseError?(error)
-            return APIResponse.error(.unavailable)
-        } catch let error as PostgresError {
-            onDatabaseError?(error)
-            return APIResponse.error(.internal)
+            return (APIResponse.error(error), nil)
         } catch {
-            return APIResponse.error(.internal)
+            let failure = RequestFailure(error)
+            databaseErrors.record(error)
+            return (APIResponse.error(failure.answer), failure)
         }
     }
 
@@ -93,7 +95,7 @@ public struct ContactsAPI: Sendable {
         case "/healthz":
             return Self.healthy
         case "/readyz":
-            return try await readiness()
+            return await readiness()
         case "/openapi.yaml":
             var headers = HTTPHeaders()
             headers.add("Content-Type", "application/yaml; charset=utf-8")
@@ -104,22 +106,25 @@ public struct ContactsAPI: Sendable {
         }
     }
 
-    /// `200` when the database answers a ping within ``readinessTimeout``, else `503`.
-    private func readiness() async throws -> HTTPResponse {
-        let pool = store.pool
-        // A ping stuck on an unreachable host does not hold the answer.
-        let answered = await Deadline.run(within: readinessTimeout, otherwise: false) {
-            (try? await pool.withConnection { try await $0.ping() }) != nil
+    /// `200` when the database answers a ping within the readiness timeout, else `503`
+    /// (``ReadinessProbe``: one ping in flight, shared by every caller meanwhile).
+    private func readiness() async -> HTTPResponse {
+        await readinessProbe.check() ? APIResponse.success(200, "The database answers.", data: "") : APIResponse.error(.unavailable)
+    }
+
+    /// The checks of `/crm/{listing_id}` that need neither the key nor the database: the method
+    /// (`405`), then the listing id (`400`). ``ContactsService`` makes them before its key gate.
+    static func listing(of request: HTTPRequest, listingText: Substring) throws(APIError) -> Int64 {
+        guard contactsRoute.serves(request.method) else { throw APIError.methodNotAllowed }
+        guard let listing = try ContactValidation.integer("listing_id", String(listingText), in: 1...Int64.max) else {
+            throw APIError.invalid("listing_id", "listing_id must be a whole number from 1 to 9223372036854775807.")
         }
-        return answered ? APIResponse.success(200, "The database answers.", data: "") : APIResponse.error(.unavailable)
+        return listing
     }
 
     private func contacts(_ request: HTTPRequest, listingText: Substring, presentedKey: APIKey?) async throws -> HTTPResponse {
         let method = request.method
-        guard Self.contactsRoute.serves(method) else { throw APIError.methodNotAllowed }
-        guard let listing = try ContactValidation.integer("listing_id", String(listingText), in: 1...Int64.max) else {
-            throw APIError.invalid("listing_id", "listing_id must be a whole number from 1 to 9223372036854775807.")
-        }
+        let listing = try Self.listing(of: request, listingText: listingText)
         guard let key = presentedKey else { throw APIError.forbidden }
         let operation: ContactOperation
         do {
@@ -134,9 +139,10 @@ public struct ContactsAPI: Sendable {
         return try await perform(operation, keyHash: key.digest, listing: listing)
     }
 
-    /// The end user's address when none is given: the first `X-Forwarded-For` entry if the
-    /// peer is a trusted proxy and the entry is an address, else the peer itself.
-    private func clientAddress(of request: HTTPRequest) -> String {
+    /// The client's address: the first `X-Forwarded-For` entry if the peer is a trusted proxy
+    /// and the entry is an address, else the peer itself. A contact created without
+    /// `ip_address` gets it, and ``KeyGate`` counts refused authentications by it.
+    func clientAddress(of request: HTTPRequest) -> String {
         if trustedProxies.contains(request.peerAddress),
            let forwarded = request.headers["X-Forwarded-For"]?.split(separator: ",").first?.trimmingSpacesAndTabs(),
            ContactValidation.isIPAddress(forwarded) {

@@ -3,8 +3,10 @@ import Operations
 import Postgres
 import Reactor
 
-/// The service's whole HTTP handler: around ``ContactsAPI`` it adds request ids, per-key rate
-/// limits, `GET /metrics`, the request metrics and one access log line per request.
+/// The service's whole HTTP handler: around ``ContactsAPI`` it adds request ids, the key gate
+/// (unknown keys refused before any operation, refused authentications limited per client
+/// address, per-key rate limits: ``KeyGate``), `GET /metrics`, the request metrics, one access
+/// log line per request and an error log line per `500`.
 ///
 /// Per-request bookkeeping is kept cheap on purpose (it was half of a `/healthz` request's CPU
 /// time when it built label strings and wrote a log line per request): ``RequestMetrics``
@@ -12,24 +14,42 @@ import Reactor
 public struct ContactsService: Sendable {
     public let api: ContactsAPI
     public let metrics: MetricsRegistry
-    public let rateLimits: KeyRateLimits?
+    public let keys: KeyGate
     public let accessLog: AccessLog?
+    public let errorLog: ErrorLog?
     public let requestMetrics: RequestMetrics
 
     static let listingRoute = ContactsAPI.routeIndex("/crm/1")
     static let metricsRoute = ContactsAPI.routeIndex("/metrics")
     static let durationBuckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 
-    public init(api: ContactsAPI, metrics: MetricsRegistry, rateLimits: KeyRateLimits?, accessLog: AccessLog?) {
+    public init(api: ContactsAPI, metrics: MetricsRegistry, keys: KeyGate, accessLog: AccessLog?, errorLog: ErrorLog?) {
         self.api = api
         self.metrics = metrics
-        self.rateLimits = rateLimits
+        self.keys = keys
         self.accessLog = accessLog
+        self.errorLog = errorLog
         requestMetrics = RequestMetrics(routes: ContactsAPI.routeTemplates, buckets: Self.durationBuckets)
         requestMetrics.register(in: metrics, requests: "crm_http_requests_total", duration: "crm_http_request_duration_seconds",
                                 requestBytes: "crm_http_request_body_bytes_total", responseBytes: "crm_http_response_body_bytes_total")
         metrics.declareCounter("crm_rate_limited_total", help: "Requests refused with 429 by a key's rate limit.")
-        metrics.declareCounter("crm_db_errors_total", help: "Database errors by SQLSTATE class (or 'connection').")
+        metrics.declareCounter("crm_auth_refused_total", help: "Requests refused with 403 for an unknown, revoked or ungranted key.")
+        metrics.declareCounter("crm_auth_throttled_total",
+                               help: "Requests refused with 429 because their address ran out of refused authentications.")
+        let databaseErrors = api.databaseErrors
+        metrics.declareCollected("crm_db_errors_total", help: "Database errors by class: SQLSTATE class, connection, decode, client or not_run.",
+                                 type: "counter") {
+            databaseErrors.snapshot.sorted { $0.key < $1.key }.map { (suffix: "", labels: [("class", $0.key)], value: Double($0.value)) }
+        }
+        metrics.declareGauge("crm_key_lookups_total", help: "Keys looked up in the database (not found live in the last second).",
+                             type: "counter") { [keys] in
+            [([], Double(keys.statistics.lookups))]
+        }
+        let probe = api.readinessProbe
+        metrics.declareGauge("crm_readiness_pings_total", help: "Database pings sent for /readyz (one in flight at a time).",
+                             type: "counter") {
+            [([], Double(probe.statistics.pings))]
+        }
         let pool = api.store.pool
         metrics.declareGauge("crm_db_pool_connections", help: "Pool connections by state.") {
             let stats = pool.statistics
@@ -64,44 +84,75 @@ public struct ContactsService: Sendable {
         let route = ContactsAPI.routeIndex(request.path)
         let key = APIKey.fromAuthorization(request.headers["Authorization"])
         var response: HTTPResponse
+        var failure: RequestFailure?
         if route == Self.metricsRoute {
             response = metricsResponse(request)
-        } else if route == Self.listingRoute, let key, let rateLimits {
-            response = await limited(request, key: key, rateLimits: rateLimits)
+        } else if route == Self.listingRoute, let key,
+                  (try? ContactsAPI.listing(of: request, listingText: request.path.dropFirst("/crm/".count))) != nil {
+            (response, failure) = await gated(request, key: key)
         } else {
-            response = await api.handle(request, presentedKey: key)
+            // The other routes, and /crm requests answered before any key is asked about (no
+            // usable key, or a method or listing id refused): no gate.
+            (response, failure) = await api.answer(request, presentedKey: key)
+        }
+        if let failure, failure.answer.status == 500 {
+            errorLog?.record("internal_error", [("request_id", requestID), ("route", ContactsAPI.routeTemplates[route])] + failure.causeFields)
         }
         response.headers.set("X-Request-Id", requestID)
         record(request, response, route: route, key: key, requestID: requestID, started: started)
         return response
     }
 
-    private func limited(_ request: HTTPRequest, key: APIKey, rateLimits: KeyRateLimits) async -> HTTPResponse {
-        let check: (limit: Int, decision: TokenBucket.Decision)?
+    /// A `/crm/{listing_id}` request with a well-formed key, past the method and listing checks:
+    /// through ``KeyGate``, then the operation.
+    private func gated(_ request: HTTPRequest, key: APIKey) async -> (HTTPResponse, RequestFailure?) {
+        let client = api.clientAddress(of: request)
+        let verdict: KeyGate.Verdict
         do {
-            check = try await rateLimits.check(keyHash: key.digest)
-        } catch is ConnectionPoolError {
-            return APIResponse.error(.unavailable)
-        } catch let error as PostgresError where error.isConnectionError || error.isTimeout {
-            return APIResponse.error(.unavailable)
+            verdict = try await keys.admit(keyHash: key.digest, client: client)
         } catch {
-            return APIResponse.error(.internal)
+            let failure = RequestFailure(error)
+            api.databaseErrors.record(error)
+            return (APIResponse.error(failure.answer), failure)
         }
-        guard let check else { return await api.handle(request, presentedKey: key) }
+        let rateLimit: KeyGate.RateLimitDecision?
+        switch verdict {
+        case .unknown:
+            metrics.increment("crm_auth_refused_total")
+            return (APIResponse.error(.forbidden), nil)
+        case .throttled(let decision):
+            metrics.increment("crm_auth_throttled_total")
+            var response = APIResponse.error(APIError(
+                status: 429, code: .rateLimited,
+                message: "Too many refused authentications from this address; retry after \(decision.retryAfterSeconds) s."))
+            response.headers.set("Retry-After", String(decision.retryAfterSeconds))
+            return (response, nil)
+        case .admitted(let decision):
+            rateLimit = decision
+        }
         var response: HTTPResponse
-        if check.decision.allowed {
-            response = await api.handle(request, presentedKey: key)
-        } else {
+        var failure: RequestFailure?
+        if let rateLimit, !rateLimit.decision.allowed {
             metrics.increment("crm_rate_limited_total")
             response = APIResponse.error(APIError(
                 status: 429, code: .rateLimited,
-                message: "Too many requests for this key; retry after \(check.decision.retryAfterSeconds) s."))
-            response.headers.set("Retry-After", String(check.decision.retryAfterSeconds))
+                message: "Too many requests for this key; retry after \(rateLimit.decision.retryAfterSeconds) s."))
+            response.headers.set("Retry-After", String(rateLimit.decision.retryAfterSeconds))
+        } else {
+            (response, failure) = await api.answer(request, presentedKey: key)
+            // The only 403 past the gate: the operation's SQL refused the key (revoked within
+            // its cached second, or not granted this listing).
+            if response.status == 403 {
+                metrics.increment("crm_auth_refused_total")
+                keys.refused(client: client)
+            }
         }
-        response.headers.set("RateLimit-Limit", String(check.limit))
-        response.headers.set("RateLimit-Remaining", String(check.decision.remaining))
-        response.headers.set("RateLimit-Reset", String(check.decision.resetSeconds))
-        return response
+        if let rateLimit {
+            response.headers.set("RateLimit-Limit", String(rateLimit.limit))
+            response.headers.set("RateLimit-Remaining", String(rateLimit.decision.remaining))
+            response.headers.set("RateLimit-Reset", String(rateLimit.decision.resetSeconds))
+        }
+        return (response, failure)
     }
 
     private func metricsResponse(_ request: HTTPRequest) -> HTTPResponse {

@@ -25,10 +25,7 @@ public struct TokenBucket: Sendable {
     }
 
     public mutating func take(now: UInt64) -> Decision {
-        if now > updated {
-            tokens = min(burst, tokens + Double(now - updated) / 1e9 * rate)
-            updated = now
-        }
+        refill(now: now)
         let allowed = tokens >= 1
         if allowed { tokens -= 1 }
         let missing = max(0, 1 - tokens)
@@ -37,5 +34,24 @@ public struct TokenBucket: Sendable {
             remaining: Int(tokens.rounded(.down)),
             retryAfterSeconds: allowed ? 0 : max(1, Int((missing / rate).rounded(.up))),
             resetSeconds: Int(((burst - tokens) / rate).rounded(.up)))
+    }
+
+    /// Puts one token back (up to `burst`): for a request that took one and then turned out
+    /// not to count.
+    public mutating func giveBack(now: UInt64) {
+        refill(now: now)
+        tokens = min(burst, tokens + 1)
+    }
+
+    /// Whether the bucket has refilled completely by `now`. A full bucket is the same as a new
+    /// one, so a cache may forget it without letting anyone past the rate.
+    public func isFull(now: UInt64) -> Bool {
+        tokens + Double(now > updated ? now - updated : 0) / 1e9 * rate >= burst
+    }
+
+    private mutating func refill(now: UInt64) {
+        guard now > updated else { return }
+        tokens = min(burst, tokens + Double(now - updated) / 1e9 * rate)
+        updated = now
     }
 }

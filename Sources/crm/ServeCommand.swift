@@ -52,6 +52,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("rate-limit-burst"),
             help: "Requests a rate-limited key may burst (env CRM_RATE_LIMIT_BURST; default: the key's rate per second)")
     var rateLimitBurst: Int?
+    @Option(name: .customLong("auth-failure-rate"),
+            help: "Refused authentications (403) allowed per client address per second, and in a burst; past it unknown keys get 429 (env CRM_AUTH_FAILURE_RATE; default 20; 0: no limit)")
+    var authFailureRate: Int?
     @Option(name: .customLong("log-format"), help: "Access log format: logfmt or json (env CRM_LOG_FORMAT; default logfmt)")
     var logFormat: String?
     @Option(name: .customLong("shutdown-grace"),
@@ -74,15 +77,16 @@ struct ServeCommand: AsyncParsableCommand {
             connection: connection, loops: loops)
         let metrics = MetricsRegistry()
         let document = FileManager.default.contents(atPath: CheckoutFile.path("openapi.yaml")).map(Array.init) ?? []
-        let api = ContactsAPI(store: ContactStore(pool: pool), trustedProxies: settings.trustedProxies, openAPIDocument: document) { error in
-            metrics.increment("crm_db_errors_total", labels: [("class", error.sqlState.map { String($0.errorClass) } ?? "connection")])
-        }
+        let api = ContactsAPI(store: ContactStore(pool: pool), trustedProxies: settings.trustedProxies, openAPIDocument: document)
         let format = settings.logFormat
         let accessLog = AccessLog(format: format)
         metrics.declareGauge("crm_access_log_dropped_total", help: "Access log lines dropped because standard output could not keep up.",
                              type: "counter") { [([], Double(accessLog.droppedLines))] }
-        let service = ContactsService(api: api, metrics: metrics, rateLimits: KeyRateLimits(pool: pool, burst: settings.rateLimitBurst),
-                                      accessLog: accessLog)
+        let keys = KeyGate(pool: pool, burst: settings.rateLimitBurst, authFailureRate: settings.authFailureRate)
+        let errorLog = ErrorLog(format: format)
+        metrics.declareGauge("crm_error_log_dropped_total", help: "Error log lines dropped because standard error could not keep up.",
+                             type: "counter") { [([], Double(errorLog.droppedLines))] }
+        let service = ContactsService(api: api, metrics: metrics, keys: keys, accessLog: accessLog, errorLog: errorLog)
 
         var configuration = HTTPServerConfiguration(host: settings.host, port: settings.port)
         configuration.limits.maxBodyBytes = settings.maxBodyBytes
@@ -109,6 +113,7 @@ struct ServeCommand: AsyncParsableCommand {
         // A query stuck on an unreachable database must not hold the exit: the pool gets a
         // few seconds to take its connections back, then the process ends anyway.
         accessLog.close()
+        errorLog.close()
         if await Deadline.run(within: .seconds(5), otherwise: false, { await pool.shutdown(); return true }) {
             loops.forEach { $0.shutdown() }
             log("stopped")
@@ -138,6 +143,7 @@ struct ServeSettings {
     let handlerTimeout: Double
     let maxBufferedBytes: Int
     let rateLimitBurst: Int?
+    let authFailureRate: Int
     let logFormat: AccessLog.Format
     let shutdownGrace: Double
 
@@ -164,6 +170,7 @@ struct ServeSettings {
         } else {
             rateLimitBurst = nil
         }
+        authFailureRate = try Self.pick(command.authFailureRate, "CRM_AUTH_FAILURE_RATE", 20, in: 0...1_000_000)
         let formatName = command.logFormat ?? Environment.value("CRM_LOG_FORMAT") ?? "logfmt"
         guard let format = AccessLog.Format(rawValue: formatName) else {
             throw ValidationError("the log format must be logfmt or json, not \(formatName)")

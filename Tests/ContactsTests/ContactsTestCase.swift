@@ -24,6 +24,11 @@ class ContactsTestCase: XCTestCase {
     let accessLog = LineCapture()
     /// Peers whose X-Forwarded-For is trusted; override before `setUp` runs.
     var trustedProxies: Set<String> { [] }
+    /// The error log lines the service wrote.
+    let errorLog = LineCapture()
+    /// The service and its key gate, as `setUp` made them.
+    var service: ContactsService!
+    var keys: KeyGate!
     /// Burst for rate-limited keys; override before `setUp` runs.
     var rateLimitBurst: Int? { nil }
     /// The service's pool size; override before `setUp` runs.
@@ -37,6 +42,17 @@ class ContactsTestCase: XCTestCase {
     var cluster: TemporaryPostgresCluster?
     /// Every answer of the server, held to `ContactsAPI.routes` and openapi.yaml in tearDown.
     let responses = ResponseRecorder()
+    /// Refused authentications allowed per address and second; override before `setUp` runs
+    /// (0: no limit, so tests that send many bad keys are not throttled).
+    var authFailureRate: Int { 0 }
+
+    /// How long `/readyz` waits for the database; override before `setUp` runs.
+    var readinessTimeout: Duration { .seconds(1) }
+
+    /// The key gate the service uses; override for other capacities.
+    func makeKeyGate(_ pool: ConnectionPool) -> KeyGate {
+        KeyGate(pool: pool, burst: rateLimitBurst, authFailureRate: authFailureRate)
+    }
 
     override func setUp() async throws {
         if usesOwnCluster {
@@ -60,13 +76,16 @@ class ContactsTestCase: XCTestCase {
         let document = FileManager.default.contents(atPath: Self.repositoryFile("openapi.yaml")).map(Array.init) ?? []
         let metrics = MetricsRegistry()
         self.metrics = metrics
-        let api = ContactsAPI(store: ContactStore(pool: pool), trustedProxies: trustedProxies, openAPIDocument: document) { error in
-            metrics.increment("crm_db_errors_total", labels: [("class", error.sqlState.map { String($0.errorClass) } ?? "connection")])
-        }
+        let api = ContactsAPI(store: ContactStore(pool: pool), trustedProxies: trustedProxies, openAPIDocument: document,
+                              readinessTimeout: readinessTimeout)
         let capture = accessLog
         let logger = AccessLog(format: .logfmt, flushInterval: nil) { capture.append(String(decoding: $0, as: UTF8.self)) }
-        let service = ContactsService(api: api, metrics: metrics, rateLimits: KeyRateLimits(pool: pool, burst: rateLimitBurst),
-                                      accessLog: logger)
+        let errors = errorLog
+        let keys = makeKeyGate(pool)
+        self.keys = keys
+        let service = ContactsService(api: api, metrics: metrics, keys: keys, accessLog: logger,
+                                      errorLog: ErrorLog(format: .logfmt, writesInBackground: false) { errors.append(String(decoding: $0, as: UTF8.self)) })
+        self.service = service
         var configuration = HTTPServerConfiguration(host: "::", port: 0, eventLoops: 2)
         configuration.errorResponse = responses.recording(ContactsAPI.protocolErrorResponse)
         server = HTTPServer(configuration: configuration, handler: responses.recording(service.handle))

@@ -167,6 +167,61 @@ final class ServeProcessTests: XCTestCase {
         XCTAssertFalse(outcome.standardError.contains(key.text))
     }
 
+    /// Item 12 as operators see it: a `500` leaves one line on standard error naming its cause
+    /// (SQLSTATE, constraint, request id), and nothing the request carried.
+    func testA500LogsItsCauseOnStandardErrorButNoValue() throws {
+        let (process, port) = try serve()
+        let key = try createKey(listing: 9)
+        let database = self.database!
+        try blocking {
+            let connection = try await database.connect()
+            try await connection.simpleQuery("""
+                CREATE FUNCTION crm_test_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    RAISE EXCEPTION 'refusing %', NEW.email USING ERRCODE = '22012', CONSTRAINT = 'crm_test_guard';
+                END $$;
+                CREATE TRIGGER crm_test_guard BEFORE INSERT ON contacts FOR EACH ROW EXECUTE FUNCTION crm_test_guard();
+                """)
+            await connection.close()
+        }
+        let body = "email=hidden.person%40example.com&phone=15550009876"
+        let client = try RawHTTPClient(port: port)
+        try client.send("POST /crm/9 HTTP/1.1\r\nAuthorization: Bearer \(key.text)\r\nX-Request-Id: serve-500\r\n"
+                        + "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        XCTAssertEqual(try client.readResponse().status, 500)
+        XCTAssertEqual(kill(process.pid, SIGTERM), 0)
+        let outcome = process.wait()
+        processes.removeAll()
+        XCTAssertEqual(outcome.status, 0, outcome.standardError)
+        let errors = outcome.standardError.split(separator: "\n").filter { $0.contains("level=error") }
+        XCTAssertEqual(errors.count, 1, outcome.standardError)
+        XCTAssertTrue(errors.first?.hasSuffix(
+            " level=error msg=internal_error request_id=serve-500 route=/crm/{listing_id} error=postgres.server sqlstate=22012 constraint=crm_test_guard") ?? false,
+            outcome.standardError)
+        for secret in ["hidden.person", "15550009876", "refusing", key.text] {
+            XCTAssertFalse(outcome.standardError.contains(secret), "\(secret) is not on standard error")
+            XCTAssertFalse(outcome.standardOutput.contains(secret), "\(secret) is not in the access log")
+        }
+    }
+
+    func testRefusedAuthenticationsPerAddressFollowTheSetting() throws {
+        let (_, port) = try serve(environment: ["CRM_AUTH_FAILURE_RATE": "2"])
+        let started = Date()
+        let statuses = try (0..<6).map { _ in
+            try status(port: port, "GET /crm/1 HTTP/1.1\r\nAuthorization: Bearer \(APIKey.generate().text)\r\n\r\n")
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        XCTAssertLessThan(elapsed, 2, "6 requests take far less than the 2 s that would refill 4 tokens")
+        XCTAssertEqual(Array(statuses.prefix(2)), [403, 403])
+        XCTAssertEqual(statuses.filter { $0 == 403 || $0 == 429 }.count, 6, "\(statuses)")
+        XCTAssertLessThanOrEqual(Double(statuses.filter { $0 == 403 }.count), 2 + (elapsed * 2).rounded(.down),
+                                 "2 refusals, then one more per half second: \(statuses)")
+        let refused = try ChildProcess.run(ChildProcess.crmExecutable, ["serve", "--auth-failure-rate", "x"],
+                                           environment: ["DATABASE_URL": database.connectionString])
+        XCTAssertEqual(refused.status, 64, refused.standardError)
+        XCTAssertTrue(refused.standardError.hasPrefix("Error: "), refused.standardError)
+    }
+
     func testTheContainerStepsRunAsANonRootUser() throws {
         try TestRequirement.require(getuid() == 0, "needs root to switch to an unprivileged user")
         // The image's layout: the binary, sql/ and openapi.yaml in one directory any user can read.

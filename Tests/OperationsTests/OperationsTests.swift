@@ -53,6 +53,21 @@ final class TokenBucketTests: XCTestCase {
         XCTAssertTrue(later.allowed)
         XCTAssertEqual(later.remaining, 2, "full (3) minus this one")
     }
+
+    func testABucketIsFullOnceItHasRefilledAndTakesBackAToken() {
+        let second: UInt64 = 1_000_000_000
+        var bucket = TokenBucket(rate: 2, burst: 4, now: 0)
+        XCTAssertTrue(bucket.isFull(now: 0), "a new bucket is full")
+        for _ in 0..<4 { XCTAssertTrue(bucket.take(now: 0).allowed) }
+        XCTAssertFalse(bucket.isFull(now: 0))
+        XCTAssertFalse(bucket.isFull(now: 2 * second - 1), "4 tokens at 2 a second take 2 s")
+        XCTAssertTrue(bucket.isFull(now: 2 * second))
+        bucket.giveBack(now: second / 2)
+        XCTAssertEqual(bucket.take(now: second / 2).remaining, 1, "1 refilled + 1 given back - 1 taken")
+        var full = TokenBucket(rate: 1, burst: 2, now: 0)
+        full.giveBack(now: 0)
+        XCTAssertEqual(full.take(now: 0).remaining, 1, "never more than the burst")
+    }
 }
 
 final class RequestIDTests: XCTestCase {
