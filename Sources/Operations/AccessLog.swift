@@ -148,27 +148,11 @@ public final class AccessLog: Sendable {
         }
     }
 
-    /// Writes all of `bytes` to file descriptor 1, retrying short writes and interruptions,
-    /// and waiting for room when standard output is non-blocking. Blocks while the pipe is
-    /// full: call it only from the writer thread.
+    /// Writes `bytes` to standard output (``WriterThread/writeAll(_:to:)``): only from the
+    /// writer thread, since a full pipe blocks it.
     @Sendable
     public static func standardOutput(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Glibc.write(1, buffer.baseAddress! + offset, buffer.count - offset)
-                if written > 0 {
-                    offset += written
-                } else if written < 0, errno == EINTR {
-                    continue
-                } else if written < 0, errno == EAGAIN {
-                    var descriptor = pollfd(fd: 1, events: Int16(POLLOUT), revents: 0)
-                    _ = poll(&descriptor, 1, -1)
-                } else {
-                    return  // a closed or broken stdout: drop the batch
-                }
-            }
-        }
+        WriterThread.writeAll(bytes, to: 1)
     }
 
     // MARK: Formatting

@@ -111,26 +111,10 @@ public final class ErrorLog: Sendable {
         line.append(contentsOf: (json ? "}\n" : "\n").utf8)
     }
 
-    /// Writes all of `bytes` to file descriptor 2, retrying short writes and interruptions, and
-    /// waiting for room when standard error is non-blocking; a closed or broken standard error
-    /// drops them. Blocks while the pipe is full: call it only from the writer thread.
+    /// Writes `bytes` to standard error (``WriterThread/writeAll(_:to:)``): only from the
+    /// writer thread, since a full pipe blocks it.
     @Sendable
     public static func standardError(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
-                if written > 0 {
-                    offset += written
-                } else if written < 0, errno == EINTR {
-                    continue
-                } else if written < 0, errno == EAGAIN {
-                    var descriptor = pollfd(fd: 2, events: Int16(POLLOUT), revents: 0)
-                    _ = poll(&descriptor, 1, -1)
-                } else {
-                    return
-                }
-            }
-        }
+        WriterThread.writeAll(bytes, to: 2)
     }
 }

@@ -80,4 +80,26 @@ final class WriterThread: @unchecked Sendable {
         let total = now.tv_nsec + nanoseconds % 1_000_000_000
         return timespec(tv_sec: now.tv_sec + nanoseconds / 1_000_000_000 + total / 1_000_000_000, tv_nsec: total % 1_000_000_000)
     }
+
+    /// Writes all of `bytes` to `descriptor`, retrying short writes and interruptions and
+    /// waiting for room when the descriptor is non-blocking; a closed or broken descriptor drops
+    /// them. Blocks while a pipe is full: call it only from a writer thread.
+    static func writeAll(_ bytes: [UInt8], to descriptor: Int32) {
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0, errno == EINTR {
+                    continue
+                } else if written < 0, errno == EAGAIN {
+                    var waiting = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+                    _ = poll(&waiting, 1, -1)
+                } else {
+                    return
+                }
+            }
+        }
+    }
 }

@@ -76,10 +76,6 @@ final class HandlerDeadlineTests: XCTestCase {
     }
 
     private func createKey(listing: Int64) throws -> APIKey {
-        let outcome = try ChildProcess.run(ChildProcess.crmExecutable, ["key", "create", "--listing", String(listing)],
-                                           environment: ["DATABASE_URL": database.connectionString,
-                                                         "CRM_MIGRATIONS_DIR": TestDatabase.migrationsDirectory])
-        XCTAssertEqual(outcome.status, 0, outcome.standardError)
-        return APIKey(outcome.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines))
+        try TestDatabase.createKeyWithCommandLine(listing: listing, in: database)
     }
 }
