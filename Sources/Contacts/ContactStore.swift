@@ -1,9 +1,10 @@
 import Postgres
 
-/// The contacts API's database calls. Each is one statement, one round trip: the key's hash
-/// and its grant for the listing are checked by the same SQL function or query that does the
-/// work (sql/004_api.sql, 005), and the contacts come back already rendered as JSON by
-/// PostgreSQL. A search that finds nothing asks once more, whether the key may read the listing.
+/// The contacts API's database calls. Each operation is one statement, one round trip: the
+/// key's hash and its grant for the listing are checked by the same SQL function or query that
+/// does the work (sql/004_api.sql, 005, 007), and the contacts come back already rendered as
+/// JSON by PostgreSQL. ``isGranted(keyHash:listing:)`` asks only whether the key may use the
+/// listing: after a search that found nothing, and before answering a refused parameter.
 public struct ContactStore: Sendable {
     /// What a write returned, as `crm_api_*` reports it.
     public enum WriteOutcome: Sendable, Equatable {

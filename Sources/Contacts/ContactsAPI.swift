@@ -138,17 +138,5 @@ public struct ContactsAPI: Sendable {
         }
         return try await perform(operation, keyHash: key.digest, listing: listing)
     }
-
-    /// The client's address: the first `X-Forwarded-For` entry if the peer is a trusted proxy
-    /// and the entry is an address, else the peer itself. A contact created without
-    /// `ip_address` gets it, and ``KeyGate`` counts refused authentications by it.
-    func clientAddress(of request: HTTPRequest) -> String {
-        if trustedProxies.contains(request.peerAddress),
-           let forwarded = request.headers["X-Forwarded-For"]?.split(separator: ",").first?.trimmingSpacesAndTabs(),
-           ContactValidation.isIPAddress(forwarded) {
-            return forwarded
-        }
-        return request.peerAddress
-    }
 }
 

@@ -106,7 +106,7 @@ public struct ContactsService: Sendable {
     /// A `/crm/{listing_id}` request with a well-formed key, past the method and listing checks:
     /// through ``KeyGate``, then the operation.
     private func gated(_ request: HTTPRequest, key: APIKey) async -> (HTTPResponse, RequestFailure?) {
-        let client = api.clientAddress(of: request)
+        let client = api.requesterAddress(of: request)
         let verdict: KeyGate.Verdict
         do {
             verdict = try await keys.admit(keyHash: key.digest, client: client)

@@ -44,7 +44,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-connections"), help: "Open connections at most; more get 503 (env CRM_MAX_CONNECTIONS; default 10000)")
     var maxConnections: Int?
     @Option(name: .customLong("handler-timeout"),
-            help: "Seconds a request may take to be handled once read; slower gets 503 (env CRM_HANDLER_TIMEOUT; default 15)")
+            help: "Seconds a request may take to be handled once read; slower gets 503 (env CRM_HANDLER_TIMEOUT; default 3 × (acquire + statement timeout) + 1, at least 15)")
     var handlerTimeout: Double?
     @Option(name: .customLong("max-buffered-bytes"),
             help: "Bytes all connections together may hold in request and response buffers; past it, unfinished requests wait (env CRM_MAX_BUFFERED_BYTES; default 134217728)")
@@ -158,7 +158,11 @@ struct ServeSettings {
         requestTimeout = try Self.pick(command.requestTimeout, "CRM_REQUEST_TIMEOUT", 10, in: 0.01...3600)
         idleTimeout = try Self.pick(command.idleTimeout, "CRM_IDLE_TIMEOUT", 60, in: 0.01...86_400)
         maxConnections = try Self.pick(command.maxConnections, "CRM_MAX_CONNECTIONS", 10_000, in: 1...1_000_000)
-        handlerTimeout = try Self.pick(command.handlerTimeout, "CRM_HANDLER_TIMEOUT", 15, in: 0.01...3600)
+        // Past every wait the database may impose, so its own 503s come first: a request can
+        // wait for a connection and a statement three times (the key's lookup, the operation,
+        // a grant check after a refused parameter).
+        handlerTimeout = try Self.pick(command.handlerTimeout, "CRM_HANDLER_TIMEOUT",
+                                       max(15, 3 * (acquireTimeout + statementTimeout) + 1), in: 0.01...3600)
         maxBufferedBytes = try Self.pick(command.maxBufferedBytes, "CRM_MAX_BUFFERED_BYTES", 128 << 20, in: 1 << 20...1 << 40)
         // Whole requests are read only while they fit: leave room for several of the largest.
         guard maxBufferedBytes >= 4 * (maxBodyBytes + 16 * 1024) else {
