@@ -87,7 +87,7 @@ let package = Package(
         ),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
-        .testTarget(name: "OperationsTests", dependencies: ["Operations"]),
+        .testTarget(name: "OperationsTests", dependencies: ["Operations", "TestSupport"]),
         .testTarget(name: "ContactsTests", dependencies: [
             "Contacts", "HTTP", "Postgres", "Operations", "TestSupport",
         ]),

@@ -3,8 +3,10 @@
 ///
 /// Building one touches no database, so ``ContactsAPI`` can validate first and still answer
 /// `403` before `400` to a caller without a grant: it asks for the grant only when validation
-/// failed (a good request stays one round trip).
-enum ContactOperation: Sendable, Equatable {
+/// failed (a good request stays one round trip). Public for the fuzzer, which exercises these
+/// checks directly: through the router they are answered only to a caller whose grant the
+/// database confirmed.
+public enum ContactOperation: Sendable, Equatable {
     /// POST.
     case create(firstName: String?, lastName: String?, email: String?, phone: String?, ipAddress: String)
     /// PUT: `ipAddress` is what a new contact records; an existing one takes it only when `ipGiven`.
@@ -17,7 +19,7 @@ enum ContactOperation: Sendable, Equatable {
 
     /// Validates the parameters of a request with `method` (one of POST, PUT, DELETE, GET, HEAD).
     /// `clientAddress` is the contact's address when the request gives no `ip_address`.
-    init(method: String, parameters: RequestParameters, clientAddress: String) throws(APIError) {
+    public init(method: String, parameters: RequestParameters, clientAddress: String) throws(APIError) {
         switch method {
         case "POST": self = try Self.create(parameters, clientAddress: clientAddress)
         case "PUT": self = try Self.upsert(parameters, clientAddress: clientAddress)

@@ -19,7 +19,7 @@ public struct ContactsAPI: Sendable {
     /// The OpenAPI document served at `/openapi.yaml`.
     public let openAPIDocument: [UInt8]
     /// Database errors by class, from the operations and the readiness pings (``ContactsService``
-    /// adds the key lookup's and exports them as `crm_db_errors_total`).
+    /// adds the key lookups', ``KeyGate/databaseErrors``, and exports them as `crm_db_errors_total`).
     public let databaseErrors = DatabaseErrorCounter()
     /// `/readyz`'s ping: one in flight at a time, waited for at most `readinessTimeout`.
     public let readinessProbe: ReadinessProbe

@@ -36,10 +36,13 @@ public struct ContactsService: Sendable {
         metrics.declareCounter("crm_auth_refused_total", help: "Requests refused with 403 for an unknown, revoked or ungranted key.")
         metrics.declareCounter("crm_auth_throttled_total",
                                help: "Requests refused with 429 because their address ran out of refused authentications.")
-        let databaseErrors = api.databaseErrors
+        // The operations' and readiness pings' errors, and the key lookups' (counted by the gate,
+        // once per lookup however many requests waited for it).
+        let databaseErrors = api.databaseErrors, lookupErrors = keys.databaseErrors
         metrics.declareCollected("crm_db_errors_total", help: "Database errors by class: SQLSTATE class, connection, decode, client or not_run.",
                                  type: "counter") {
-            databaseErrors.snapshot.sorted { $0.key < $1.key }.map { (suffix: "", labels: [("class", $0.key)], value: Double($0.value)) }
+            databaseErrors.snapshot.merging(lookupErrors.snapshot, uniquingKeysWith: +).sorted { $0.key < $1.key }
+                .map { (suffix: "", labels: [("class", $0.key)], value: Double($0.value)) }
         }
         metrics.declareGauge("crm_key_lookups_total", help: "Keys looked up in the database (not found live in the last second).",
                              type: "counter") { [keys] in
@@ -111,8 +114,8 @@ public struct ContactsService: Sendable {
         do {
             verdict = try await keys.admit(keyHash: key.digest, client: client)
         } catch {
+            // Already counted by the gate: once per lookup, not once per request that waited for it.
             let failure = RequestFailure(error)
-            api.databaseErrors.record(error)
             return (APIResponse.error(failure.answer), failure)
         }
         let rateLimit: KeyGate.RateLimitDecision?

@@ -17,7 +17,10 @@ import Synchronization
 /// 3. Before a key the cache has never seen is looked up, its client address must have a token
 ///    (``RefusedAuthentications``, `authFailureRate` a second; 0 turns this off), else `429`
 ///    with no database work; a live key gives its token back, and a key the operation refuses
-///    takes one (``refused(client:)``).
+///    takes one (``refused(client:)``). Each caller's own address decides, also for a caller
+///    that would wait for another's lookup. An address the full table cannot track is looked
+///    up anyway when the shared overflow bucket is empty, and refused only if its key is not
+///    live: other addresses' refusals never cost a live key its answer.
 ///
 /// So a made-up key costs at most one pipelined round trip, and no client gets more of those
 /// than its address's rate, however many connections it opens.
@@ -53,6 +56,8 @@ public final class KeyGate: Sendable {
         public var cachedKeys: Int
         /// Client addresses with a bucket of refused authentications.
         public var trackedAddresses: Int
+        /// Requests waiting for another request's lookup of the same key.
+        public var waitingForLookups: Int
     }
 
     public let pool: ConnectionPool
@@ -63,6 +68,9 @@ public final class KeyGate: Sendable {
     private let keys: Mutex<KeyCache>
     private let addresses: Mutex<RefusedAuthentications?>
     private let lookups = Atomic<Int>(0)
+    /// Errors of the key lookups, by class, once per lookup (``ContactsService`` adds them to
+    /// `crm_db_errors_total`).
+    public let databaseErrors = DatabaseErrorCounter()
     private let inFlight = SingleFlight<[UInt8], Int??>()
 
     static let query = PreparedStatement(
@@ -86,47 +94,69 @@ public final class KeyGate: Sendable {
 
     public var statistics: Statistics {
         Statistics(lookups: lookups.load(ordering: .relaxed), cachedKeys: keys.withLock { $0.count },
-                   trackedAddresses: addresses.withLock { $0?.count ?? 0 })
+                   trackedAddresses: addresses.withLock { $0?.count ?? 0 }, waitingForLookups: inFlight.statistics.waiting)
     }
 
     /// Decides one request of the key with `keyHash` from `client` (the address
     /// ``ContactsAPI`` attributes requests to). Throws what the lookup threw.
+    ///
+    /// Callers that share a lookup share only what it found: each one's address is its own
+    /// (one out of refused authentications gets its `429` before it joins anyone's lookup,
+    /// and a leader's `429` is not its waiters'), and so is its cancellation (a leader whose
+    /// request ran out of time leaves the lookup to one of its waiters, ``SingleFlight``).
     public func admit(keyHash: [UInt8], client: String) async throws -> Verdict {
         let now = MonotonicClock.now()
         let cached = keys.withLock { $0.lookup(keyHash, now: now) }
         if case .fresh(let limit, let decision) = cached {
             return .admitted(Self.rateLimit(limit, decision))
         }
+        let known = cached == .stale
+        let address = RefusedAuthentications.client(client)
+        if !known, let decision = addresses.withLock({ $0?.exhausted(address, now: now) }) {
+            return .throttled(decision)
+        }
         // Requests with this key that arrive while it is being looked up wait for that lookup:
         // a client opening many connections with a new key costs one lookup and one token.
+        var untracked: TokenBucket.Decision?
         let limit: Int??
         do {
-            limit = try await inFlight.run(keyHash) { try await lookUp(keyHash, client: client, known: cached == .stale) }
+            limit = try await inFlight.run(keyHash, sharesFailure: { !($0 is Throttled) }) {
+                let (found, allowance) = try await lookUp(keyHash, address: address, known: known)
+                untracked = allowance
+                return found
+            }
         } catch let throttled as Throttled {
             return .throttled(throttled.decision)
         }
-        guard let limit else { return .unknown }
+        guard let limit else { return untracked.map(Verdict.throttled) ?? .unknown }
         let decision = keys.withLock { $0.found(keyHash, limit: limit, now: MonotonicClock.now()) }
         return .admitted(Self.rateLimit(limit, decision))
     }
 
-    /// Thrown by ``lookUp(_:client:known:)`` when `client` has no refused authentication left.
+    /// Thrown by ``lookUp(_:address:known:)`` when the caller's address has no refused
+    /// authentication left: that caller's own answer, never shared with others waiting.
     private struct Throttled: Error {
         let decision: TokenBucket.Decision
     }
 
-    /// Asks the database whether `keyHash` is live: nil if not, else its limit (nil: none).
-    /// A key the cache has never seen needs a token from `client`'s address first, given back
-    /// when the key is live; a key `known` live a moment ago needs none, and takes one if it
-    /// turns out revoked.
-    private func lookUp(_ keyHash: [UInt8], client: String, known: Bool) async throws -> Int?? {
+    /// Asks the database whether `keyHash` is live: nil if not, else its limit (nil: none);
+    /// with it, the decision to answer a key that is not live with when `address` could only
+    /// look it up untracked (``RefusedAuthentications/Allowance/untracked(_:)``).
+    /// A key the cache has never seen needs a token from `address` first, given back when
+    /// the key is live; a key `known` live a moment ago needs none, and takes one if it turns
+    /// out revoked. A database error is counted here, once per lookup, however many callers
+    /// were waiting for it.
+    private func lookUp(_ keyHash: [UInt8], address: RefusedAuthentications.Client,
+                        known: Bool) async throws -> (limit: Int??, untracked: TokenBucket.Decision?) {
         var tookToken = false
+        var untracked: TokenBucket.Decision?
         if !known {
-            let address = RefusedAuthentications.client(client)
             let now = MonotonicClock.now()
-            if let decision = addresses.withLock({ $0?.take(address, now: now) }) {
-                guard decision.allowed else { throw Throttled(decision: decision) }
-                tookToken = true
+            switch addresses.withLock({ $0?.takeForLookup(address, now: now) }) {
+            case .token?: tookToken = true
+            case .untracked(let decision)?: untracked = decision
+            case .throttled(let decision)?: throw Throttled(decision: decision)
+            case nil: break
             }
         }
         lookups.add(1, ordering: .relaxed)
@@ -134,29 +164,37 @@ public final class KeyGate: Sendable {
         do {
             rows = try await pool.execute(Self.query, [PostgresBytes(keyHash)])
         } catch {
-            if tookToken { giveBack(client) }
+            databaseErrors.record(error)
+            if tookToken { giveBack(address) }
             throw error
         }
         guard rows.rowCount > 0 else {
             keys.withLock { $0.forget(keyHash) }
-            if !tookToken { refused(client: client) }
-            return .none
+            if known { charge(address) }
+            return (.none, untracked)
         }
-        if tookToken { giveBack(client) }
-        return .some(try rows[0].decode(Int?.self, column: 0))
+        if tookToken { giveBack(address) }
+        do {
+            return (.some(try rows[0].decode(Int?.self, column: 0)), nil)
+        } catch {
+            databaseErrors.record(error)
+            throw error
+        }
     }
 
     /// The operation refused a key the gate let through (revoked within its cached second, or
     /// not granted the listing): a refused authentication, which takes a token from `client`.
     public func refused(client: String) {
+        charge(RefusedAuthentications.client(client))
+    }
+
+    private func charge(_ address: RefusedAuthentications.Client) {
         let now = MonotonicClock.now()
-        let address = RefusedAuthentications.client(client)
         _ = addresses.withLock { $0?.take(address, now: now) }
     }
 
-    private func giveBack(_ client: String) {
+    private func giveBack(_ address: RefusedAuthentications.Client) {
         let now = MonotonicClock.now()
-        let address = RefusedAuthentications.client(client)
         addresses.withLock { $0?.giveBack(address, now: now) }
     }
 

@@ -9,8 +9,10 @@ import Synchronization
 /// told "not ready" and leaves. When the last caller has left, a ping still waiting for a pool
 /// connection is cancelled, which takes it out of the pool's queue at once: nothing `/readyz`
 /// started stays queued after `/readyz` has answered (it used to wait there up to the acquire
-/// timeout, one waiter per poll). A ping already sent stays in flight until the database
-/// answers or the connection breaks (a query cannot be taken back); callers arriving meanwhile
+/// timeout, one waiter per poll). A ping so abandoned is forgotten at once: a caller arriving
+/// while it unwinds sends a new one instead of being told "not ready" by a ping nobody waits
+/// for. A ping already sent stays in flight until the database answers or the connection
+/// breaks (a query cannot be taken back): it is not abandoned, and callers arriving meanwhile
 /// wait for that one rather than sending a second.
 public final class ReadinessProbe: Sendable {
     /// Counts for metrics and tests.
@@ -31,8 +33,16 @@ public final class ReadinessProbe: Sendable {
         let timer: Task<Void, Never>
     }
 
+    /// The ping callers wait for.
+    private struct Ping {
+        let id: Int
+        let task: Task<Void, Never>
+        /// Whether it holds a connection and has sent its query (then it is never abandoned).
+        var sent = false
+    }
+
     private struct State {
-        var ping: Task<Void, Never>?
+        var ping: Ping?
         var waiters: [Int: Waiter] = [:]
         var nextWaiter = 0
         var pings = 0
@@ -67,16 +77,27 @@ public final class ReadinessProbe: Sendable {
                 state.waiters[id] = Waiter(continuation: continuation, timer: timer)
                 if state.ping == nil {
                     state.pings += 1
-                    state.ping = Task { await self.ping() }
+                    let id = state.pings
+                    state.ping = Ping(id: id, task: Task { await self.ping(id) })
                 }
             }
         }
     }
 
-    private func ping() async {
+    private func ping(_ id: Int) async {
         var answered = false
         do {
-            try await pool.withConnection { try await $0.ping() }
+            try await pool.withConnection { connection in
+                // Abandoned while it waited for this connection: whoever asks now has a ping
+                // of their own, so this one sends nothing (at most one query in flight).
+                let current = state.withLock { state -> Bool in
+                    guard state.ping?.id == id else { return false }
+                    state.ping?.sent = true
+                    return true
+                }
+                guard current else { throw CancellationError() }
+                try await connection.ping()
+            }
             answered = true
         } catch {
             // Counted once per ping, however many callers it answers. A wait cancelled or timed
@@ -84,6 +105,8 @@ public final class ReadinessProbe: Sendable {
             errors.record(error)
         }
         let waiters = state.withLock { state -> [Waiter] in
+            // Abandoned: every caller it had was answered when it was.
+            guard state.ping?.id == id else { return [] }
             state.ping = nil
             defer { state.waiters.removeAll() }
             return Array(state.waiters.values)
@@ -94,12 +117,15 @@ public final class ReadinessProbe: Sendable {
         }
     }
 
-    /// A caller's time is up: it is answered "not ready". The last one to go cancels the ping
-    /// before answering, so a ping still queued for a connection has left the queue by then.
+    /// A caller's time is up: it is answered "not ready". The last one to go abandons a ping
+    /// still waiting for a connection: forgotten, then cancelled (which takes it out of the
+    /// pool's queue) before the caller is answered.
     private func expire(_ id: Int) {
         let (waiter, abandoned) = state.withLock { state -> (Waiter?, Task<Void, Never>?) in
             guard let waiter = state.waiters.removeValue(forKey: id) else { return (nil, nil) }
-            return (waiter, state.waiters.isEmpty ? state.ping : nil)
+            guard state.waiters.isEmpty, let ping = state.ping, !ping.sent else { return (waiter, nil) }
+            state.ping = nil
+            return (waiter, ping.task)
         }
         abandoned?.cancel()
         waiter?.continuation.resume(returning: false)

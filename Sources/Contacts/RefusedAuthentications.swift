@@ -10,17 +10,25 @@ import Operations
 /// that concurrent requests cannot all pass on the last token) and gives it back when the key
 /// is live; a key refused later by the operation's SQL (revoked, not granted the listing) takes
 /// one too. So every refused authentication costs its address one token, and an address with
-/// none left gets `429` for unknown keys without any database work. The price of taking tokens
-/// first: a client that presents more new keys at the same instant than its rate (all unknown
-/// to this process, all looked up at once) can see `429` for some until the lookups return.
-/// Requests with the same key share one lookup and one token, so many connections with one key
-/// never do.
+/// none left gets `429` for keys not known live without any database work. The price of taking
+/// tokens first: a client that presents more new keys at the same instant than its rate (all
+/// unknown to this process, all looked up at once) can see `429` for some until the lookups
+/// return. Requests with the same key share one lookup and one token, so many connections with
+/// one key never do.
 ///
 /// Addresses are bucketed whole for IPv4 and by their /64 for IPv6: one host usually has a
 /// whole /64 to pick source addresses from. At most `capacity` are tracked, the least recently
 /// used leaving first, but only once its bucket has refilled (a full bucket is a new one).
-/// Addresses that find the table full of buckets still counting share one overflow bucket, so
-/// a flood from more addresses than the table holds stays bounded too.
+///
+/// Addresses that find the table full of buckets still counting are *untracked*: they share
+/// one overflow bucket, but an empty overflow bucket never refuses a lookup, only a key that
+/// turns out not live (``Allowance/untracked(_:)``). A shared bucket refusing lookups would let
+/// anyone with more addresses than the table holds starve every other untracked client of its
+/// live keys (those not cached yet); this way a live key is never refused because of other
+/// addresses' refusals. What it costs: past the table's capacity, unknown keys from untracked
+/// addresses are looked up without a bound. That adds little, because keeping `capacity`
+/// buckets from refilling takes `capacity` addresses each refusing at `rate` already (10,000 ×
+/// 20 lookups a second by default), far more than one overflow bucket would have held back.
 struct RefusedAuthentications {
     /// An address as its bucket is keyed.
     enum Client: Hashable, Sendable {
@@ -43,13 +51,45 @@ struct RefusedAuthentications {
 
     var count: Int { buckets.count }
 
-    /// Takes a token from `client`'s bucket: for a lookup, or for a refusal.
+    /// What a lookup of a key not known live may do, for one address.
+    enum Allowance: Equatable {
+        /// Look the key up: a token was taken, to be given back if the key is live.
+        case token
+        /// The address is not tracked and the shared overflow bucket is empty: look the key up
+        /// anyway, serve it if it is live, and answer `429` with this decision if not.
+        case untracked(TokenBucket.Decision)
+        /// The address is out of refusals: `429` with this decision, without a lookup.
+        case throttled(TokenBucket.Decision)
+    }
+
+    /// Takes a token from `client`'s bucket for a refusal.
     mutating func take(_ client: Client, now: UInt64) -> TokenBucket.Decision {
-        if let decision = buckets.update(forKey: client, { $0.take(now: now) }) { return decision }
+        takeToken(client, now: now).decision
+    }
+
+    /// Takes a token from `client`'s bucket for a lookup.
+    mutating func takeForLookup(_ client: Client, now: UInt64) -> Allowance {
+        let (decision, tracked) = takeToken(client, now: now)
+        if decision.allowed { return .token }
+        return tracked ? .throttled(decision) : .untracked(decision)
+    }
+
+    /// Takes a token from `client`'s bucket (a new one if the table has room for it), else
+    /// from the overflow bucket: then `tracked` is false.
+    private mutating func takeToken(_ client: Client, now: UInt64) -> (decision: TokenBucket.Decision, tracked: Bool) {
+        if let decision = buckets.update(forKey: client, { $0.take(now: now) }) { return (decision, true) }
         var bucket = TokenBucket(rate: rate, burst: rate, now: now)
         let decision = bucket.take(now: now)
-        if buckets.insert(bucket, forKey: client, evictingIf: { $0.isFull(now: now) }) { return decision }
-        return overflow.take(now: now)
+        if buckets.insert(bucket, forKey: client, evictingIf: { $0.isFull(now: now) }) { return (decision, true) }
+        return (overflow.take(now: now), false)
+    }
+
+    /// The `429` a caller from `client` gets before it may even wait for another caller's
+    /// lookup: the decision of an address out of refusals; nil when it may go on (untracked
+    /// addresses always may).
+    mutating func exhausted(_ client: Client, now: UInt64) -> TokenBucket.Decision? {
+        guard let decision = buckets.update(forKey: client, { $0.peek(now: now) }), !decision.allowed else { return nil }
+        return decision
     }
 
     /// Gives back the token a lookup took: the key was live.

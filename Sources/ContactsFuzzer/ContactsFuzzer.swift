@@ -9,13 +9,16 @@
 //   multipart   a multipart/form-data body (boundary "XyZ") through RequestParameters
 //   validation  the input split on NUL into values for every ContactValidation rule
 //   router      the input as one HTTP request (HTTPRequestParser), answered by ContactsAPI
-//               over a pool whose database cannot be reached (a stub: every query fails fast)
+//               over a pool whose database cannot be reached (a stub: every query fails fast);
+//               for /crm/{listing_id}, its parameters also through ContactOperation's checks,
+//               which the router answers only once the database has confirmed the grant
 import Contacts
 import Dispatch
 import Glibc
 import HTTP
 import Postgres
 import Reactor
+import Synchronization
 
 #if FUZZING
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -52,6 +55,10 @@ struct Replay {
             ContactsExercise.run(Array(data))
         }
         print("replayed \(CommandLine.arguments.count - 1) inputs")
+        let refusals = ContactsExercise.parameterRefusals.withLock { $0 }
+        if !refusals.isEmpty {
+            print("parameter refusals reached: " + refusals.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
+        }
     }
 }
 #endif
@@ -157,5 +164,36 @@ enum ContactsExercise {
             precondition(!value.utf8.contains { $0 == 13 || $0 == 10 || $0 == 0 }, "header \(name) carries CR, LF or NUL")
         }
         precondition(response.body.first == UInt8(ascii: "{") || head.path == "/openapi.yaml", "a JSON body")
+        if ContactsAPI.routeIndex(head.path) == 0, ["GET", "HEAD", "POST", "PUT", "DELETE"].contains(head.method) {
+            contactParameters(request, routerAnswer: response)
+        }
+    }
+
+    /// Parameter refusals (status and code) the router target has reached, for the replay's summary.
+    static let parameterRefusals = Mutex<[String: Int]>([:])
+
+    /// A `/crm/{listing_id}` request's parameters through the checks the router makes once the
+    /// grant is confirmed (the stub database never confirms one, so the router itself answers
+    /// `403` or `503` before them): a refusal is a `400` or `415` in the contract's shape, and
+    /// the router gave nothing of them away without the grant (its only `400` before the grant
+    /// is the listing id's).
+    static func contactParameters(_ request: HTTPRequest, routerAnswer: HTTPResponse) {
+        let answer = String(decoding: routerAnswer.body, as: UTF8.self)
+        precondition(routerAnswer.status != 415 && (routerAnswer.status != 400 || answer.contains(#""parameter":"listing_id""#)),
+                     "the router answered a parameter refusal without a confirmed grant: \(answer)")
+        let refusal: APIError
+        do {
+            _ = try ContactOperation(method: request.method, parameters: RequestParameters(request), clientAddress: "127.0.0.1")
+            return
+        } catch {
+            refusal = error
+        }
+        precondition([400, 415].contains(refusal.status), "a parameter refusal is a 400 or 415, got \(refusal.status)")
+        precondition(!refusal.message.isEmpty, "a refusal says what is wrong")
+        let body = refusal.rendered
+        precondition(body.hasPrefix(#"{"status":"error","code":"\#(refusal.code.rawValue)","message":""#) && body.hasSuffix("}}"),
+                     "a refusal is rendered in the error shape")
+        precondition((refusal.parameter != nil) == body.contains(#","parameter":""#), "a refusal names its parameter")
+        parameterRefusals.withLock { $0["\(refusal.status) \(refusal.code.rawValue)", default: 0] += 1 }
     }
 }

@@ -49,8 +49,8 @@ public struct LRUCache<Key: Hashable, Value> {
         return slots[slot].value
     }
 
-    /// The value stored for `key`, leaving the order of use as it is.
-    public func peekValue(forKey key: Key) -> Value? {
+    /// The value stored for `key`, leaving the order of use as it is (for tests).
+    func peekValue(forKey key: Key) -> Value? {
         positions[key].map { slots[$0].value }
     }
 
@@ -62,8 +62,8 @@ public struct LRUCache<Key: Hashable, Value> {
         return try body(&slots[slot].value)
     }
 
-    /// The entry that would be evicted next.
-    public var leastRecentlyUsed: (key: Key, value: Value)? {
+    /// The entry that would be evicted next (for tests).
+    var leastRecentlyUsed: (key: Key, value: Value)? {
         oldest >= 0 ? (slots[oldest].key, slots[oldest].value) : nil
     }
 
@@ -105,8 +105,8 @@ public struct LRUCache<Key: Hashable, Value> {
         return value
     }
 
-    /// The keys from the most to the least recently used (O(n): for tests and diagnostics).
-    public var keysByRecency: [Key] {
+    /// The keys from the most to the least recently used (O(n): for tests).
+    var keysByRecency: [Key] {
         var keys: [Key] = []
         keys.reserveCapacity(count)
         var slot = newest

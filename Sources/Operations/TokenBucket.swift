@@ -36,6 +36,12 @@ public struct TokenBucket: Sendable {
             resetSeconds: Int(((burst - tokens) / rate).rounded(.up)))
     }
 
+    /// What ``take(now:)`` would answer at `now`, taking nothing.
+    public func peek(now: UInt64) -> Decision {
+        var copy = self
+        return copy.take(now: now)
+    }
+
     /// Puts one token back (up to `burst`): for a request that took one and then turned out
     /// not to count.
     public mutating func giveBack(now: UInt64) {

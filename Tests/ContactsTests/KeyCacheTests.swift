@@ -84,4 +84,42 @@ final class KeyCacheTests: XCTestCase {
                       "once a bucket has refilled, its address makes room")
         XCTAssertEqual(table.count, 2)
     }
+
+    /// Item 4 of the review: a full table's newcomers share the overflow bucket, but an empty one
+    /// never stops a lookup; it only decides the `429` of a key that turns out not live.
+    func testAnUntrackedAddressIsLookedUpEvenWhenTheOverflowIsEmpty() {
+        var table = RefusedAuthentications(rate: 1, capacity: 2, now: 0)
+        let a = RefusedAuthentications.client("192.0.2.1"), b = RefusedAuthentications.client("192.0.2.2")
+        XCTAssertEqual(table.takeForLookup(a, now: 0), .token)
+        XCTAssertEqual(table.takeForLookup(b, now: 0), .token)
+        guard case .throttled(let decision) = table.takeForLookup(a, now: 0) else { return XCTFail("a is out of refusals") }
+        XCTAssertEqual(decision.retryAfterSeconds, 1)
+        XCTAssertEqual(table.takeForLookup(RefusedAuthentications.client("192.0.2.3"), now: 0), .token, "the overflow's one token")
+        for host in 4...40 {
+            guard case .untracked(let decision) = table.takeForLookup(RefusedAuthentications.client("192.0.2.\(host)"), now: 0) else {
+                return XCTFail("192.0.2.\(host): looked up although the overflow is empty")
+            }
+            XCTAssertFalse(decision.allowed)
+            XCTAssertEqual(decision.retryAfterSeconds, 1)
+        }
+        XCTAssertEqual(table.count, 2)
+    }
+
+    /// Whether a caller may wait for another's lookup is its own address's business: only a
+    /// tracked address out of refusals is stopped, and checking takes nothing.
+    func testOnlyATrackedAddressOutOfRefusalsIsStoppedBeforeALookup() {
+        var table = RefusedAuthentications(rate: 2, capacity: 1, now: 0)
+        let a = RefusedAuthentications.client("192.0.2.1"), b = RefusedAuthentications.client("192.0.2.2")
+        XCTAssertNil(table.exhausted(a, now: 0), "never seen")
+        XCTAssertEqual(table.take(a, now: 0).remaining, 1)
+        XCTAssertNil(table.exhausted(a, now: 0))
+        XCTAssertNil(table.exhausted(a, now: 0), "checking took nothing")
+        XCTAssertEqual(table.take(a, now: 0).remaining, 0)
+        XCTAssertEqual(table.exhausted(a, now: 0)?.retryAfterSeconds, 1)
+        XCTAssertNil(table.exhausted(a, now: second / 2), "a token refilled")
+        // a's bucket is still counting, so b is not tracked: it empties the overflow bucket.
+        XCTAssertEqual([table.take(b, now: 0), table.take(b, now: 0), table.take(b, now: 0)].map(\.allowed), [true, true, false])
+        XCTAssertEqual(table.count, 1)
+        XCTAssertNil(table.exhausted(b, now: 0), "untracked: never stopped before its lookup")
+    }
 }

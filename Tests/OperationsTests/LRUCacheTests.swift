@@ -1,4 +1,4 @@
-import Operations
+@testable import Operations
 import XCTest
 
 final class LRUCacheTests: XCTestCase {

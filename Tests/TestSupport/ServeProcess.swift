@@ -16,16 +16,17 @@ public final class ServeProcess {
                         "CRM_MIGRATIONS_DIR": TestDatabase.migrationsDirectory]
         settings.merge(environment) { $1 }
         process = try ChildProcess.start(ChildProcess.crmExecutable, ["serve"], environment: settings)
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            if let client = try? RawHTTPClient(port: port), (try? client.send("GET /healthz HTTP/1.1\r\n\r\n")) != nil,
-               (try? client.readResponse())?.status == 200 {
-                return
+        do {
+            try waitUntil("crm serve answers /healthz on port \(port)", timeout: .seconds(20)) { [port] in
+                guard let client = try? RawHTTPClient(port: port), (try? client.send("GET /healthz HTTP/1.1\r\n\r\n")) != nil else {
+                    return false
+                }
+                return (try? client.readResponse())?.status == 200
             }
-            usleep(50_000)
+        } catch {
+            stop()
+            throw ChildProcessError(description: "crm serve did not come up: \(error)")
         }
-        stop()
-        throw ChildProcessError(description: "crm serve did not come up on port \(port)")
     }
 
     /// A new keep-alive connection to the server.
