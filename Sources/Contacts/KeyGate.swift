@@ -117,19 +117,25 @@ public final class KeyGate: Sendable {
         }
         // Requests with this key that arrive while it is being looked up wait for that lookup:
         // a client opening many connections with a new key costs one lookup and one token.
+        // A live key is cached before the lookup ends, so a request arriving just after it finds
+        // the key instead of starting a second lookup.
         var untracked: TokenBucket.Decision?
+        var leaderDecision: TokenBucket.Decision??
         let limit: Int??
         do {
             limit = try await inFlight.run(keyHash, sharesFailure: { !($0 is Throttled) }) {
                 let (found, allowance) = try await lookUp(keyHash, address: address, known: known)
                 untracked = allowance
+                if let limit = found {
+                    leaderDecision = .some(keys.withLock { $0.found(keyHash, limit: limit, now: MonotonicClock.now()) })
+                }
                 return found
             }
         } catch let throttled as Throttled {
             return .throttled(throttled.decision)
         }
         guard let limit else { return untracked.map(Verdict.throttled) ?? .unknown }
-        let decision = keys.withLock { $0.found(keyHash, limit: limit, now: MonotonicClock.now()) }
+        let decision = leaderDecision ?? keys.withLock { $0.found(keyHash, limit: limit, now: MonotonicClock.now()) }
         return .admitted(Self.rateLimit(limit, decision))
     }
 
