@@ -68,4 +68,36 @@ extension ContactsTestCase {
             }
         }) { $0 >= count }
     }
+
+    /// `count` clients, each on its own TCP connection (connected before any sends), send the
+    /// `request(index)` to `/crm/1` with key A at once; the answers in client order (status -1:
+    /// no answer). 50 of them are 50 requests in flight together (not `concurrentPerform`, which
+    /// runs two at a time on a 2-core machine).
+    func concurrentRequests(
+        _ count: Int, _ request: @escaping @Sendable (Int) -> (method: String, fields: [(String, String)])
+    ) throws -> [RawHTTPClient.Response] {
+        let port = server.port, key = keyA!
+        let clients = try (0..<count).map { _ in try RawHTTPClient(port: port, timeout: 30) }
+        let answers = Mutex<[Int: RawHTTPClient.Response]>([:])
+        let start = DispatchSemaphore(value: 0)
+        let done = DispatchGroup()
+        for (index, client) in clients.enumerated() {
+            nonisolated(unsafe) let client = client
+            done.enter()
+            Thread.detachNewThread {
+                defer { done.leave() }
+                let (method, fields) = request(index)
+                let (contentType, bytes) = Self.encode(.form(fields))
+                let head = "\(method) /crm/1 HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer \(key.text)\r\n"
+                    + "Content-Type: \(contentType!)\r\nContent-Length: \(bytes.count)\r\n\r\n"
+                start.wait()
+                let response = (try? { try client.send(Array(head.utf8) + bytes); return try client.readResponse() }())
+                    ?? RawHTTPClient.Response(status: -1, headers: [], body: [])
+                answers.withLock { $0[index] = response }
+            }
+        }
+        for _ in 0..<count { start.signal() }
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success, "every request answered")
+        return answers.withLock { answers in (0..<count).map { answers[$0]! } }
+    }
 }

@@ -124,16 +124,10 @@ final class CreateContactTests: ContactsTestCase {
     }
 
     func testFiftyConcurrentPostsOfOneNewEmailCreateExactlyOneContact() throws {
-        let statuses = Mutex<[Int]>([])
-        let port = server.port, key = keyA!
-        DispatchQueue.concurrentPerform(iterations: 50) { index in
-            let body = Body.form([("email", "race@example.com"), ("first_name", "Racer \(index)")])
-            let status = (try? Self.call(port: port, "POST", "/crm/1", key: key, body: body))?.status ?? -1
-            statuses.withLock { $0.append(status) }
-        }
-        let all = statuses.withLock { $0 }
-        XCTAssertEqual(all.filter { $0 == 201 }.count, 1)
-        XCTAssertEqual(all.filter { $0 == 409 }.count, 49)
+        let all = try concurrentRequests(50) { index in ("POST", [("email", "race@example.com"), ("first_name", "Racer \(index)")]) }
+            .map(\.status)
+        XCTAssertEqual(all.filter { $0 == 201 }.count, 1, "\(all)")
+        XCTAssertEqual(all.filter { $0 == 409 }.count, 49, "\(all)")
         XCTAssertEqual(try contactCount(1), 1)
     }
 }
