@@ -96,6 +96,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.handlerTimeout = .seconds(settings.handlerTimeout)
         configuration.maxBufferedBytes = settings.maxBufferedBytes
         configuration.errorResponse = ContactsAPI.protocolErrorResponse
+        configuration.handlerTimedOut = service.handlerTimedOut
         let server = HTTPServer(configuration: configuration, loops: loops, handler: service.handle)
         service.observe(server)
         metrics.declareGauge("crm_http_buffered_bytes", help: "Bytes held in client connections' buffers (at most --max-buffered-bytes).") {
@@ -103,6 +104,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
         metrics.declareGauge("crm_http_paused_connections", help: "Connections not read while the buffer budget is spent.") {
             [([], Double(server.pausedConnections))]
+        }
+        metrics.declareGauge("crm_http_shed_connections_total",
+                             help: "Connections closed to free buffer memory: the oldest unfinished requests (503) and unread responses.",
+                             type: "counter") {
+            [([], Double(server.shedConnections))]
         }
         try server.start()
         log("listening on \(settings.host) port \(server.port)")
