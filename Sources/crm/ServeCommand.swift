@@ -47,7 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
             help: "Seconds a request may take to be handled once read; slower gets 503 (env CRM_HANDLER_TIMEOUT; default 15)")
     var handlerTimeout: Double?
     @Option(name: .customLong("max-buffered-bytes"),
-            help: "Bytes all connections together may hold in request and response buffers; past it, unfinished requests wait (env CRM_MAX_BUFFERED_BYTES; default 134217728)")
+            help: "Bytes all connections together may hold in request and response buffers; past 7/8 of it, the oldest unfinished requests (503) and unread responses are shed (env CRM_MAX_BUFFERED_BYTES; default 134217728)")
     var maxBufferedBytes: Int?
     @Option(name: .customLong("rate-limit-burst"),
             help: "Requests a rate-limited key may burst (env CRM_RATE_LIMIT_BURST; default: the key's rate per second)")
