@@ -6,7 +6,8 @@ import Reactor
 /// The service's whole HTTP handler: around ``ContactsAPI`` it adds request ids, the key gate
 /// (unknown keys refused before any operation, refused authentications limited per client
 /// address, per-key rate limits: ``KeyGate``), `GET /metrics`, the request metrics, one access
-/// log line per request and an error log line per `500`.
+/// log line per request and an error log line per `500`; and the same for the server's `503`
+/// to a request whose handler missed its deadline (``handlerTimedOut(_:)``).
 ///
 /// Per-request bookkeeping is kept cheap on purpose (it was half of a `/healthz` request's CPU
 /// time when it built label strings and wrote a log line per request): ``RequestMetrics``
@@ -83,7 +84,7 @@ public struct ContactsService: Sendable {
     @Sendable
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let started = MonotonicClock.now()
-        let requestID = RequestID.from(request.headers["X-Request-Id"])
+        let requestID = RequestID.from(request.headers["X-Request-Id"], number: request.number)
         let route = ContactsAPI.routeIndex(request.path)
         let key = APIKey.fromAuthorization(request.headers["Authorization"])
         var response: HTTPResponse
@@ -102,7 +103,24 @@ public struct ContactsService: Sendable {
             errorLog?.record("internal_error", [("request_id", requestID), ("route", ContactsAPI.routeTemplates[route])] + failure.causeFields)
         }
         response.headers.set("X-Request-Id", requestID)
-        record(request, response, route: route, key: key, requestID: requestID, started: started)
+        // Cancelled means the server's handler deadline passed: the client got its 503, already
+        // logged and counted (``handlerTimedOut(_:)``); this line says what became of the request.
+        record(request, response, route: route, key: key, requestID: requestID,
+               seconds: Double(MonotonicClock.now() &- started) / 1e9, clientStatus: Task.isCancelled ? 503 : nil)
+        return response
+    }
+
+    /// The server's `503` for a request whose handler missed its deadline
+    /// (``HTTPServerConfiguration/handlerTimedOut``): it carries the request's id, and is
+    /// logged and counted like any answer.
+    @Sendable
+    public func handlerTimedOut(_ timeout: HTTPHandlerTimeout) -> HTTPResponse {
+        let request = timeout.request
+        let requestID = RequestID.from(request.headers["X-Request-Id"], number: request.number)
+        var response = timeout.response
+        response.headers.set("X-Request-Id", requestID)
+        record(request, response, route: ContactsAPI.routeIndex(request.path), key: APIKey.fromAuthorization(request.headers["Authorization"]),
+               requestID: requestID, seconds: Double(MonotonicClock.nanoseconds(timeout.elapsed)) / 1e9)
         return response
     }
 
@@ -169,14 +187,17 @@ public struct ContactsService: Sendable {
         return HTTPResponse(status: 200, headers: headers, body: Array(metrics.render().utf8))
     }
 
+    /// Counts and logs one answer; with `clientStatus` (a late handler's), logs only: the
+    /// answer the client got was counted when it was sent.
     private func record(_ request: HTTPRequest, _ response: HTTPResponse, route: Int, key: APIKey?,
-                        requestID: String, started: UInt64) {
-        let seconds = Double(MonotonicClock.now() &- started) / 1e9
+                        requestID: String, seconds: Double, clientStatus: Int? = nil) {
         let bytesOut = request.method == "HEAD" ? 0 : response.body.count
         // Any token is a method to the parser: only known ones are counted and logged as themselves.
         let methodIndex = RequestMetrics.methodIndex(request.method)
-        requestMetrics.record(route: route, methodIndex: methodIndex, status: response.status, seconds: seconds,
-                              bytesIn: request.body.count, bytesOut: bytesOut)
+        if clientStatus == nil {
+            requestMetrics.record(route: route, methodIndex: methodIndex, status: response.status, seconds: seconds,
+                                  bytesIn: request.body.count, bytesOut: bytesOut)
+        }
         guard let accessLog else { return }
         let listing = route == Self.listingRoute ? request.path.dropFirst("/crm/".count).prefix(20) : ""
         accessLog.record(AccessLog.Entry(
@@ -190,6 +211,7 @@ public struct ContactsService: Sendable {
             status: response.status,
             durationMilliseconds: seconds * 1000,
             bytesIn: request.body.count,
-            bytesOut: bytesOut))
+            bytesOut: bytesOut,
+            clientStatus: clientStatus))
     }
 }

@@ -13,9 +13,9 @@ import Reactor
 ///
 /// Memory: bytes are read into the loop's shared buffer and parsed where they lie; only an
 /// unfinished request's tail is copied into `input`, so a connection between requests holds no
-/// buffer at all. What it does hold is charged to the server's ``HTTPBufferBudget``; past the
-/// budget's buffering share, a connection that would have to buffer more is paused (not read)
-/// until memory frees, while whole requests are still read and answered.
+/// buffer at all, and a response's body is written from the handler's own array. What it
+/// holds is charged to the server's ``HTTPBufferBudget``; past the budget's buffering share it
+/// reads a request whole or makes room first (`HTTPConnection+Memory.swift`).
 final class HTTPConnection: @unchecked Sendable {
     enum State { case reading, handling, writing, lingering, closed }
 
@@ -23,32 +23,40 @@ final class HTTPConnection: @unchecked Sendable {
     let peerAddress: String
     unowned let owner: HTTPServerLoop
 
-    private(set) var state = State.reading
-    private var parser: HTTPRequestParser
+    var state = State.reading
+    var parser: HTTPRequestParser
     /// Read but not yet parsed: an unfinished request, or requests pipelined behind the one
     /// being handled. Empty, without storage, between requests.
-    private var input: [UInt8] = []
-    private var inputIndex = 0
-    private var head: HTTPRequestHead?
+    var input: [UInt8] = []
+    var inputIndex = 0
+    var head: HTTPRequestHead?
     /// The size of `head` on the wire, charged while its request is handled.
-    private var headBytes = 0
-    private var output: [UInt8] = []
-    private var outputIndex = 0
+    var headBytes = 0
+    var output = HTTPOutput()
+    /// The output's body is charged to the loop (``HTTPServerLoop/retainBody(_:)``): its write stalled.
+    var outputBodyRetained = false
     private var closeAfterWrite = false
     /// When the request being received must be complete (set at its first byte).
-    private var requestDeadline: UInt64?
+    var requestDeadline: UInt64?
     /// When the handler must have answered (set when the request is handed to it).
     private var handlerDeadline: UInt64?
     private var handlerTask: Task<Void, Never>?
+    /// The request being handled, and since when, for ``HTTPServerConfiguration/handlerTimedOut``.
+    private var handling: (request: HTTPRequest, since: UInt64)?
     /// Numbers the requests handed to the handler: an answer arriving after its request timed
     /// out must not be taken for the answer to the next one.
-    private var requestSerial: UInt64 = 0
+    var requestSerial: UInt64 = 0
     /// The head and body of the request being handled, charged until its response replaces them.
-    private var handlingBytes = 0
+    var handlingBytes = 0
+    /// Requests whose handler's task still runs though the connection no longer waits for it
+    /// (timed out, or the connection closed): their head and body stay charged until it ends.
+    var abandoned: [(serial: UInt64, bytes: Int)] = []
     /// What this connection has charged to the budget.
-    private var charged = 0
+    var charged = 0
     /// Not read while the budget is spent: the client's bytes wait in the kernel until ``resume()``.
-    private(set) var isPaused = false
+    var isPaused = false
+    /// Its entry in the loop's ``HTTPHolders`` while it holds memory the loop could take back.
+    var holdTicket: HTTPHolders.Ticket?
     /// When the connection is closed for idleness, a stalled write, or the end of lingering.
     private(set) var deadline: UInt64
 
@@ -70,10 +78,10 @@ final class HTTPConnection: @unchecked Sendable {
     func handle(_ events: IOEvents) {
         switch state {
         case .reading:
-            // A paused connection is watched only for its client leaving (or a reset): what it
-            // sent is all there will be, and it is not read while the budget is spent.
+            // A paused connection is watched only for its client to stop sending (or reset):
+            // what it sent is all there will be.
             if isPaused {
-                if events.readable { close() }
+                if events.readable { finishPaused(hangup: events.hangup) }
             } else if events.readable {
                 readAvailable()
             }
@@ -106,7 +114,13 @@ final class HTTPConnection: @unchecked Sendable {
             // The request was read whole, so the connection stays at a request boundary and
             // may carry on; the handler's late answer, if any, is dropped (`requestSerial`).
             handlerTask?.cancel()
-            answer(owner.core.configuration.errorResponse(.handlerTimeout))
+            var response = owner.core.configuration.errorResponse(.handlerTimeout)
+            if let report = owner.core.configuration.handlerTimedOut, let handling {
+                response = report(HTTPHandlerTimeout(request: handling.request, elapsed: .nanoseconds(Int64(now &- handling.since)),
+                                                     response: response))
+            }
+            abandonHandling()
+            answer(response)
         } else if now >= deadline, state == .reading || state == .writing || state == .lingering {
             close()
         }
@@ -119,19 +133,12 @@ final class HTTPConnection: @unchecked Sendable {
         if isIdle { close() }
     }
 
-    /// The budget has room again: watch for input once more (on the loop thread).
-    func resume() {
-        guard isPaused else { return }
-        setPaused(false)
-        if state == .reading { owner.setInterest(.read, for: self) }
-    }
-
     // MARK: Reading
 
     private func readAvailable() {
         for _ in 0..<4 {  // bounded, so one busy client cannot starve the loop's others
             guard state == .reading else { return }
-            guard owner.core.budget.allowsBuffering else { return readWholeRequest() }
+            if !owner.core.budget.allowsBuffering, !readUnderPressure() { return }
             let count = owner.readBuffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count > 0 {
                 consume(count)
@@ -155,7 +162,7 @@ final class HTTPConnection: @unchecked Sendable {
     /// Parses `count` bytes just read into the loop's shared buffer. With nothing pending they
     /// are parsed where they lie, and only what is left unparsed (an unfinished request, or
     /// requests pipelined behind one now being handled) is copied into `input`.
-    private func consume(_ count: Int) {
+    func consume(_ count: Int) {
         if inputIndex == input.count {
             var index = 0
             processInput(owner.readBuffer[0..<count], from: &index)
@@ -166,45 +173,6 @@ final class HTTPConnection: @unchecked Sendable {
         } else {
             input.append(contentsOf: owner.readBuffer[0..<count])
             processBufferedInput()
-        }
-    }
-
-    /// Past the budget's buffering share: reads a request only if it lies whole in the kernel's
-    /// buffer (peeked at, not taken) and fits under the limit, so it needs no buffering and
-    /// its memory comes back once it is answered. A connection that would have to buffer, or
-    /// already holds part of a request, is paused instead.
-    private func readWholeRequest() {
-        guard inputIndex == input.count, parser.isAtRequestBoundary else { return pause() }
-        let count = owner.readBuffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_PEEK)) }
-        if count == 0 { return close() }
-        if count < 0 {
-            if errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR { close() }
-            return
-        }
-        var probe = parser
-        var index = 0
-        var head: HTTPRequestHead?
-        while true {
-            switch probe.parse(owner.readBuffer[0..<count], from: &index) {
-            case .needMoreData:
-                return pause()
-            case .head(let parsed):
-                head = parsed
-            case .body(let body):
-                guard let head, owner.core.budget.admits(index + body.count) else { return pause() }
-                // Take the request's bytes for real: exactly what was peeked, into the same buffer.
-                let taken = owner.readBuffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, index, 0) }
-                guard taken == index else { return close() }
-                parser = probe
-                self.head = head
-                headBytes = index - body.count
-                return dispatch(HTTPRequest(head: head, body: body, peerAddress: peerAddress))
-            case .failure:
-                // Malformed or over a limit: read it as usual, to answer the error and close.
-                let taken = owner.readBuffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, count) }
-                guard taken > 0 else { return close() }
-                return consume(taken)
-            }
         }
     }
 
@@ -237,7 +205,7 @@ final class HTTPConnection: @unchecked Sendable {
                 }
             case .body(let body):
                 guard let head else { return fail(.internalError) }
-                dispatch(HTTPRequest(head: head, body: body, peerAddress: peerAddress))
+                dispatch(HTTPRequest.received(head: head, body: body, peerAddress: peerAddress))
             case .failure(let error):
                 fail(error)
             }
@@ -262,27 +230,14 @@ final class HTTPConnection: @unchecked Sendable {
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
-    private func pause() {
-        guard !isPaused else { return }
-        setPaused(true)
-        // The client has started a request, even if none of it is read yet: it gets the same
-        // time to complete as any other.
-        if requestDeadline == nil { requestDeadline = MonotonicClock.now() &+ owner.requestTimeoutNanos }
-        owner.pause(self)
-    }
-
-    private func setPaused(_ paused: Bool) {
-        guard paused != isPaused else { return }
-        isPaused = paused
-        owner.core.countPaused(paused ? 1 : -1)
-    }
-
     // MARK: Handling
 
-    private func dispatch(_ request: HTTPRequest) {
+    func dispatch(_ request: HTTPRequest) {
         state = .handling
         requestDeadline = nil
-        handlerDeadline = MonotonicClock.now() &+ owner.handlerTimeoutNanos
+        let now = MonotonicClock.now()
+        handlerDeadline = now &+ owner.handlerTimeoutNanos
+        handling = (request, now)
         handlingBytes = headBytes + request.body.count
         requestSerial &+= 1
         let serial = requestSerial
@@ -299,18 +254,32 @@ final class HTTPConnection: @unchecked Sendable {
                 response = errorResponse(.internalError)
             }
             if loop.inEventLoop {
-                self.respond(response, serial: serial)
+                self.handlerFinished(response, serial: serial)
             } else {
-                loop.execute { self.respond(response, serial: serial) }
+                loop.execute { self.handlerFinished(response, serial: serial) }
             }
         }
     }
 
-    private func respond(_ response: HTTPResponse, serial: UInt64) {
+    private func handlerFinished(_ response: HTTPResponse, serial: UInt64) {
+        // Its task let go of the request only now, whether or not anyone still waits for it.
+        if let index = abandoned.firstIndex(where: { $0.serial == serial }) {
+            owner.core.budget.adjust(by: -abandoned.remove(at: index).bytes)
+            return
+        }
         // Closed while the handler ran, or answered already when its time ran out.
         guard state == .handling, serial == requestSerial else { return }
         answer(response)
         account()
+    }
+
+    /// The connection stops waiting for the handler's task (its time ran out, or the client is
+    /// gone), but the task still holds the request: its charge stays until the task ends.
+    private func abandonHandling() {
+        guard state == .handling, handlingBytes > 0 else { return }
+        abandoned.append((requestSerial, handlingBytes))
+        charged -= handlingBytes
+        handlingBytes = 0
     }
 
     /// Writes the answer to the request being handled, keeping the connection if it may.
@@ -320,6 +289,7 @@ final class HTTPConnection: @unchecked Sendable {
         let version = head?.version ?? .http1_1
         handlerTask = nil
         handlerDeadline = nil
+        handling = nil
         handlingBytes = 0
         let close = closeAfterWrite || !keepAlive
         write(response, includeBody: method != "HEAD" && response.status >= 200,
@@ -327,9 +297,10 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     /// Answers a protocol error and closes: after a framing error the stream is unusable.
-    private func fail(_ error: HTTPProtocolError) {
+    func fail(_ error: HTTPProtocolError) {
         input = []
         inputIndex = 0
+        parser = HTTPRequestParser(limits: owner.core.configuration.limits)
         write(owner.core.configuration.errorResponse(error), includeBody: head?.method != "HEAD",
               connection: "close", thenClose: true)
     }
@@ -337,8 +308,8 @@ final class HTTPConnection: @unchecked Sendable {
     // MARK: Writing
 
     private func write(_ response: HTTPResponse, includeBody: Bool, connection: String?, thenClose: Bool) {
-        output = HTTPResponseEncoder.encode(response, date: owner.date.current(), includeBody: includeBody, connection: connection)
-        outputIndex = 0
+        output = HTTPOutput(head: HTTPResponseEncoder.encodeHead(response, date: owner.date.current(), connection: connection),
+                            body: includeBody ? response.body : [])
         // One deadline for the whole response: a client reading a byte now and then cannot
         // hold the connection and its buffer for ever.
         deadline = MonotonicClock.now() &+ owner.idleTimeoutNanos
@@ -350,25 +321,25 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     private func flush() {
-        while outputIndex < output.count {
-            let count = output.withUnsafeBytes {
-                send(fd, $0.baseAddress! + outputIndex, $0.count - outputIndex, Int32(MSG_NOSIGNAL))
+        switch output.write(to: fd) {
+        case .blocked(let progressed):
+            // The client is not reading: wait for room, until the response's deadline. Its
+            // body is charged from now on; a client that took bytes goes to the back of the
+            // loop's holders, so that the ones stalled longest are shed first.
+            if !outputBodyRetained {
+                outputBodyRetained = true
+                owner.retainBody(output.body)
+                shedIfOverLimit()
             }
-            if count > 0 {
-                outputIndex += count
-            } else if count < 0, errno == EINTR {
-                continue
-            } else if count < 0, errno == EAGAIN || errno == EWOULDBLOCK {
-                // The client is not reading: wait for room, until the response's deadline.
-                owner.setInterest(.write, for: self)
-                return
-            } else {
-                close()
-                return
-            }
+            if progressed { holdTicket = nil }
+            owner.setInterest(.write, for: self)
+            return
+        case .failed:
+            close()
+            return
+        case .done:
+            dropOutput()
         }
-        output = []
-        outputIndex = 0
         if closeAfterWrite {
             linger()
         } else {
@@ -377,6 +348,15 @@ final class HTTPConnection: @unchecked Sendable {
             owner.setInterest(.read, for: self)
             processBufferedInput()  // a pipelined request may already be buffered
         }
+    }
+
+    /// Lets go of the response, written or not.
+    private func dropOutput() {
+        if outputBodyRetained {
+            owner.releaseBody(output.body)
+            outputBodyRetained = false
+        }
+        output = HTTPOutput()
     }
 
     /// Half-closes and discards input for up to a second, so that closing with unread bytes
@@ -403,25 +383,16 @@ final class HTTPConnection: @unchecked Sendable {
 
     func close() {
         guard state != .closed else { return }
+        abandonHandling()
         state = .closed
         setPaused(false)
         // The handler's task may keep this object alive a while: its buffers go now.
         input = []
         inputIndex = 0
-        output = []
+        dropOutput()
         parser = HTTPRequestParser(limits: owner.core.configuration.limits)
-        handlingBytes = 0
+        handling = nil
         account()
         owner.remove(self)
-    }
-
-    // MARK: Memory
-
-    /// Brings this connection's charge to the budget up to date with what it holds now.
-    private func account() {
-        let holding = input.capacity + parser.bufferedBodyBytes + handlingBytes + output.capacity
-        guard holding != charged else { return }
-        owner.core.budget.adjust(by: holding - charged)
-        charged = holding
     }
 }

@@ -34,6 +34,10 @@ public struct HTTPProtocolError: Error, Sendable, Hashable, CustomStringConverti
     /// at a request boundary.
     public static let handlerTimeout = HTTPProtocolError(
         status: 503, code: "unavailable", message: "The request took too long to handle; try again shortly.")
+    /// The server's buffer budget is short and this connection has held part of a request
+    /// longest: it is closed to make room (``HTTPBufferBudget``).
+    public static let overloaded = HTTPProtocolError(
+        status: 503, code: "unavailable", message: "The server is short of memory for unfinished requests; try again shortly.")
     public static let internalError = HTTPProtocolError(
         status: 500, code: "internal", message: "An unexpected error occurred.")
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The protocol version of a request: HTTP/1.0 or HTTP/1.1.
 public struct HTTPVersion: Sendable, Hashable, CustomStringConvertible {
     public let major: Int
@@ -55,12 +57,24 @@ public struct HTTPRequest: Sendable {
     public let body: [UInt8]
     /// The client's address as text (`203.0.113.7`, `2001:db8::1`), IPv4-mapped IPv6 unwrapped.
     public let peerAddress: String
+    /// Unique within the process for every request a server read (1, 2, …; 0 for one made
+    /// otherwise): what the handler and ``HTTPServerConfiguration/handlerTimedOut`` say about
+    /// one request can be matched by it (e.g. to give both the same request id).
+    public let number: UInt64
 
-    public init(head: HTTPRequestHead, body: [UInt8], peerAddress: String) {
+    public init(head: HTTPRequestHead, body: [UInt8], peerAddress: String, number: UInt64 = 0) {
         self.head = head
         self.body = body
         self.peerAddress = peerAddress
+        self.number = number
     }
+
+    /// A request the server read, numbered.
+    static func received(head: HTTPRequestHead, body: [UInt8], peerAddress: String) -> HTTPRequest {
+        HTTPRequest(head: head, body: body, peerAddress: peerAddress, number: counter.add(1, ordering: .relaxed).newValue)
+    }
+
+    private static let counter = Atomic<UInt64>(0)
 
     public var method: String { head.method }
     public var target: String { head.target }

@@ -1,11 +1,20 @@
-/// Serialises a response head and body into one buffer, so each response is one `write`.
+/// Serialises a response's head (status line and header fields); the body goes after it
+/// as it is (``HTTPOutput`` sends both in one system call without copying the body).
 enum HTTPResponseEncoder {
+    /// Head and body in one buffer (for a response written once, without waiting).
     /// - Parameters:
     ///   - includeBody: false for `HEAD` and `1xx`: the head (with the body's length) only.
     ///   - connection: the `Connection` header value to send, if any (`close`, `keep-alive`).
     static func encode(_ response: HTTPResponse, date: String, includeBody: Bool, connection: String?) -> [UInt8] {
+        var bytes = encodeHead(response, date: date, connection: connection, reserving: includeBody ? response.body.count : 0)
+        if includeBody { bytes.append(contentsOf: response.body) }
+        return bytes
+    }
+
+    /// The head alone, announcing the body's length whether or not the body follows.
+    static func encodeHead(_ response: HTTPResponse, date: String, connection: String?, reserving extra: Int = 0) -> [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(160 + response.headers.count * 40 + (includeBody ? response.body.count : 0))
+        bytes.reserveCapacity(160 + response.headers.count * 40 + extra)
         append("HTTP/1.1 \(response.status) \(HTTPReasonPhrase.phrase(for: response.status))\r\n", to: &bytes)
         for (name, value) in response.headers where isSafe(name: name, value: value) {
             if HTTPHeaders.equalsIgnoringCase(name, "Content-Length") || HTTPHeaders.equalsIgnoringCase(name, "Connection")
@@ -20,7 +29,6 @@ enum HTTPResponseEncoder {
         append("Content-Length: \(response.body.count)\r\nDate: \(date)\r\n", to: &bytes)
         if let connection { append("Connection: \(connection)\r\n", to: &bytes) }
         append("\r\n", to: &bytes)
-        if includeBody { bytes.append(contentsOf: response.body) }
         return bytes
     }
 

@@ -49,6 +49,7 @@ public final class HTTPServer: Sendable {
         self.core = core
         self.loops = loops.map { HTTPServerLoop(loop: $0, core: core) }
         self.ownsLoops = ownsLoops
+        core.setLoops(self.loops)
     }
 
     /// The port the server listens on (the kernel's pick when configured with port 0).
@@ -62,6 +63,9 @@ public final class HTTPServer: Sendable {
 
     /// Connections not read right now because the buffer budget is spent.
     public var pausedConnections: Int { core.pausedConnections }
+
+    /// Connections closed so far to free memory for others (see ``HTTPBufferBudget``).
+    public var shedConnections: Int { core.shedConnections }
 
     /// Binds the listening sockets and starts serving. `::` falls back to `0.0.0.0` on a
     /// kernel without IPv6.
@@ -130,13 +134,20 @@ public final class HTTPServer: Sendable {
 }
 
 /// What every loop of one server shares: configuration, handler, the connection count, the
-/// buffer budget.
+/// buffer budget, and the loops themselves (to ask each other for memory).
 final class HTTPServerCore: Sendable {
     let configuration: HTTPServerConfiguration
     let handler: HTTPHandler
     let budget: HTTPBufferBudget
     private let connectionCount = Atomic<Int>(0)
     private let pausedCount = Atomic<Int>(0)
+    private let shedCount = Atomic<Int>(0)
+    /// Weak: the loops hold the core.
+    private let loops = Mutex<[WeakLoop]>([])
+
+    private struct WeakLoop: @unchecked Sendable {
+        weak var loop: HTTPServerLoop?
+    }
 
     init(configuration: HTTPServerConfiguration, handler: @escaping HTTPHandler) {
         self.configuration = configuration
@@ -150,6 +161,25 @@ final class HTTPServerCore: Sendable {
 
     func countPaused(_ delta: Int) {
         pausedCount.add(delta, ordering: .relaxed)
+    }
+
+    var shedConnections: Int { shedCount.load(ordering: .relaxed) }
+
+    func countShed() {
+        shedCount.add(1, ordering: .relaxed)
+    }
+
+    func setLoops(_ serverLoops: [HTTPServerLoop]) {
+        loops.withLock { $0 = serverLoops.map { WeakLoop(loop: $0) } }
+    }
+
+    /// `asking` paused a connection for want of room it could not make itself: the other loops
+    /// shed their holders older than `moment`.
+    func requestRelief(from asking: HTTPServerLoop, before moment: UInt64) {
+        budget.askRelief(before: moment)
+        for other in loops.withLock({ $0 }) {
+            if let loop = other.loop, loop !== asking { loop.requestRelief() }
+        }
     }
 
     /// Counts a new connection unless the limit is reached.

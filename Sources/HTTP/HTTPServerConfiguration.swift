@@ -16,12 +16,19 @@ public struct HTTPServerConfiguration: Sendable {
     /// How long a handler may take to answer a request read whole; after it, the handler's task
     /// is cancelled and the client gets `503` with `Retry-After` on a connection that stays
     /// usable. A backstop for what nothing below bounds: keep it above the database's own
-    /// timeouts, so that their errors are what clients see first.
+    /// timeouts, so that their errors are what clients see first. The server cancels a
+    /// handler's task for this reason only: a handler that finds itself cancelled knows the
+    /// client got that `503`, not its answer.
     public var handlerTimeout: Duration
+    /// Called on the event loop when a handler missed ``handlerTimeout``, with the request and
+    /// the `503` about to be sent; what it returns is sent instead. The application logs and
+    /// counts that answer there like its own (and tags it, e.g. with the request's id). It
+    /// must not block. The handler's task is cancelled just before.
+    public var handlerTimedOut: (@Sendable (HTTPHandlerTimeout) -> HTTPResponse)?
     /// Open connections beyond this get `503` and are closed.
     public var maxConnections: Int
     /// Bytes all connections together may hold in buffers (unfinished requests, requests being
-    /// handled, responses being written); see ``HTTPBufferBudget`` for what happens near it.
+    /// handled, responses not yet written); see ``HTTPBufferBudget`` for what happens near it.
     public var maxBufferedBytes: Int
     /// Renders the server's own error responses (400, 408, 413, 431, 500, 503, …).
     public var errorResponse: @Sendable (HTTPProtocolError) -> HTTPResponse
@@ -36,7 +43,8 @@ public struct HTTPServerConfiguration: Sendable {
         handlerTimeout: Duration = .seconds(15),
         maxConnections: Int = 10_000,
         maxBufferedBytes: Int = 128 << 20,
-        errorResponse: @escaping @Sendable (HTTPProtocolError) -> HTTPResponse = HTTPServerConfiguration.jsonErrorResponse
+        errorResponse: @escaping @Sendable (HTTPProtocolError) -> HTTPResponse = HTTPServerConfiguration.jsonErrorResponse,
+        handlerTimedOut: (@Sendable (HTTPHandlerTimeout) -> HTTPResponse)? = nil
     ) {
         self.host = host
         self.port = port
@@ -48,6 +56,7 @@ public struct HTTPServerConfiguration: Sendable {
         self.maxConnections = maxConnections
         self.maxBufferedBytes = maxBufferedBytes
         self.errorResponse = errorResponse
+        self.handlerTimedOut = handlerTimedOut
     }
 
     /// `{"status":"error","code":"…","message":"…","data":{}}`, the API's error shape; a `503`

@@ -1,10 +1,13 @@
 import CLinux
 import Glibc
 import Reactor
+import Synchronization
 
 /// The server's share of one event loop: its listening socket, its connections, the read buffer
-/// they share (the only one a connection reads into), the connections paused by the buffer
-/// budget, and the periodic sweep that enforces timeouts. Touched only on `loop`'s thread.
+/// they share (the only one a connection reads into), what the buffer budget needs of a loop
+/// (the connections holding memory, oldest first; the response bodies stalled; the connections
+/// paused), and the periodic sweep that enforces timeouts. Touched only on `loop`'s thread,
+/// except ``requestRelief()``.
 final class HTTPServerLoop: @unchecked Sendable {
     let loop: EventLoop
     let core: HTTPServerCore
@@ -12,13 +15,22 @@ final class HTTPServerLoop: @unchecked Sendable {
     let idleTimeoutNanos: UInt64
     let handlerTimeoutNanos: UInt64
     var date = HTTPDate()
-    var readBuffer = [UInt8](repeating: 0, count: 65_536)
+    /// Big enough to peek at a whole request of the largest size allowed (head and body), up to
+    /// 1 MiB; at least 64 KiB.
+    var readBuffer: [UInt8]
+    /// Connections holding memory the loop could take back, oldest first.
+    var holders = HTTPHolders()
 
     private var listener: Int32 = -1
     private var connections: [Int32: HTTPConnection] = [:]
     /// Paused by the budget, in the order they were paused (closed ones are skipped).
     private var paused: [HTTPConnection] = []
     private var resumeTimer: TimerID?
+    private var pendingBodies = HTTPPendingBodies()
+    /// Set while shedding, which closes connections and so comes back through their accounting.
+    private var shedding = false
+    /// A relief job is queued on this loop already (set from any loop).
+    private let reliefQueued = Atomic<Bool>(false)
     private var draining = false
     private var drained: (() -> Void)?
     private var sweepTimer: TimerID?
@@ -29,6 +41,8 @@ final class HTTPServerLoop: @unchecked Sendable {
         requestTimeoutNanos = MonotonicClock.nanoseconds(core.configuration.requestTimeout)
         idleTimeoutNanos = MonotonicClock.nanoseconds(core.configuration.idleTimeout)
         handlerTimeoutNanos = MonotonicClock.nanoseconds(core.configuration.handlerTimeout)
+        let limits = core.configuration.limits
+        readBuffer = [UInt8](repeating: 0, count: max(65_536, min(limits.maxHeadBytes + limits.maxBodyBytes + 1024, 1 << 20)))
     }
 
     /// Starts accepting on `listener` (on the loop thread).
@@ -110,11 +124,13 @@ final class HTTPServerLoop: @unchecked Sendable {
     }
 
     /// Stops reading `connection` until the budget has room again; it still notices its client
-    /// closing, so that a client that gives up frees its share at once.
-    func pause(_ connection: HTTPConnection) {
+    /// closing, so that a client that gives up frees its share at once. The other loops are
+    /// asked to shed their holders older than `moment` (when `connection` started holding).
+    func pause(_ connection: HTTPConnection, reliefBefore moment: UInt64) {
         setInterest(.peerClosed, for: connection)
         paused.append(connection)
         scheduleResume()
+        core.requestRelief(from: self, before: moment)
     }
 
     /// While connections are paused, looks every 20 ms whether the budget allows them to read
@@ -131,6 +147,60 @@ final class HTTPServerLoop: @unchecked Sendable {
                 for connection in waiting { connection.resume() }
             }
             if !paused.isEmpty { scheduleResume() }
+        }
+    }
+
+    // MARK: Memory
+
+    /// A connection's response is stalled: charges its body, once for all connections of this
+    /// loop writing the same one.
+    func retainBody(_ body: [UInt8]) {
+        core.budget.adjust(by: pendingBodies.retain(body))
+    }
+
+    /// A stalled response is written, or dropped.
+    func releaseBody(_ body: [UInt8]) {
+        core.budget.adjust(by: -pendingBodies.release(body))
+    }
+
+    /// Whether other connections of this loop are stalled on the same body (closing one frees none of it).
+    func isShared(_ body: [UInt8]) -> Bool {
+        pendingBodies.isShared(body)
+    }
+
+    /// Queues `connection` as holding memory from now on.
+    func hold(_ connection: HTTPConnection) -> HTTPHolders.Ticket {
+        holders.compactIfMostlyStale(live: connections.count)
+        return holders.append(connection, now: MonotonicClock.now())
+    }
+
+    /// Closes this loop's oldest holders within `bound` (a request not yet whole gets `503` first)
+    /// until the budget is down to `target` bytes; true if it got there. Holders that would free
+    /// less than 1 KiB are passed over (and lose their place): closing them gains nothing.
+    @discardableResult
+    func shed(downTo target: Int, before bound: HTTPHolders.Bound) -> Bool {
+        let budget = core.budget
+        guard !shedding else { return budget.bytes <= target }
+        shedding = true
+        defer { shedding = false }
+        while budget.bytes > target, let victim = holders.popOldest(within: bound) {
+            if victim.freeableBytes >= 1024 {
+                victim.shed()
+                core.countShed()
+            } else {
+                victim.holdTicket = nil
+            }
+        }
+        return budget.bytes <= target
+    }
+
+    /// Asks this loop, from any thread, to shed holders older than what the budget's
+    /// ``HTTPBufferBudget/reliefBefore`` says, down to the level where paused connections resume.
+    func requestRelief() {
+        guard !reliefQueued.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        loop.execute { [self] in
+            reliefQueued.store(false, ordering: .releasing)
+            shed(downTo: core.budget.resumeLevel, before: .time(core.budget.reliefBefore))
         }
     }
 
@@ -187,5 +257,6 @@ final class HTTPServerLoop: @unchecked Sendable {
         if let resumeTimer { loop.cancelTimer(resumeTimer) }
         resumeTimer = nil
         paused = []
+        holders.removeAll()
     }
 }

@@ -34,9 +34,13 @@ public final class AccessLog: Sendable {
         public var durationMilliseconds: Double
         public var bytesIn: Int
         public var bytesOut: Int
+        /// What the client got instead of `status`, when that differs: a handler that answered
+        /// after its deadline produced `status`, the client had the server's `503`. Logged as
+        /// `client_status` only then.
+        public var clientStatus: Int?
 
         public init(requestID: String, peer: String, method: String, route: String, listing: String, keyPrefix: String,
-                    status: Int, durationMilliseconds: Double, bytesIn: Int, bytesOut: Int) {
+                    status: Int, durationMilliseconds: Double, bytesIn: Int, bytesOut: Int, clientStatus: Int? = nil) {
             self.requestID = requestID
             self.peer = peer
             self.method = method
@@ -47,6 +51,7 @@ public final class AccessLog: Sendable {
             self.durationMilliseconds = durationMilliseconds
             self.bytesIn = bytesIn
             self.bytesOut = bytesOut
+            self.clientStatus = clientStatus
         }
     }
 
@@ -196,6 +201,7 @@ public final class AccessLog: Sendable {
         }
         field("bytes_in", .number(entry.bytesIn))
         field("bytes_out", .number(entry.bytesOut))
+        if let clientStatus = entry.clientStatus { field("client_status", .number(clientStatus)) }
         field("duration_ms", .milliseconds(entry.durationMilliseconds))
         field("key_prefix", .text(entry.keyPrefix))
         field("listing", .text(entry.listing))

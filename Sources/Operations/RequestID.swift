@@ -2,20 +2,30 @@ import Synchronization
 
 /// The `X-Request-Id` of a request: the client's, when it is a plain token of 1 to 128
 /// characters (letters, digits, `-`, `_`, `.`, `:`), so nothing odd reaches logs or
-/// headers; otherwise a new 128-bit hex id (a random per-process prefix and a counter).
+/// headers; otherwise a new 128-bit hex id (a random per-process prefix and a number).
 public enum RequestID {
     public static func from(_ header: String?) -> String {
+        from(header, number: 0)
+    }
+
+    /// The id of the request the server numbered `number` (`HTTPRequest.number`): the same
+    /// whoever asks, so that the handler and the server's own `503` for that request agree.
+    /// A number of 0 (a request the server did not number) gets a fresh id.
+    public static func from(_ header: String?, number: UInt64) -> String {
         if let header, !header.isEmpty, header.utf8.count <= 128, header.utf8.allSatisfy(isAllowed) {
             return header
         }
-        return generate()
+        return number == 0 ? generate() : processPrefix + hex(number & ~generatedBit)
     }
 
     /// 64 random bits drawn once per process, then a counter: unique within the process and,
     /// with overwhelming likelihood, across processes, without a system call per request.
+    /// Its top bit is set, so it never equals the id of a numbered request.
     public static func generate() -> String {
-        processPrefix + hex(counter.add(1, ordering: .relaxed).newValue)
+        processPrefix + hex(counter.add(1, ordering: .relaxed).newValue | generatedBit)
     }
+
+    private static let generatedBit: UInt64 = 1 << 63
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 

@@ -47,7 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
             help: "Seconds a request may take to be handled once read; slower gets 503 (env CRM_HANDLER_TIMEOUT; default 3 × (acquire + statement timeout) + 1, at least 15)")
     var handlerTimeout: Double?
     @Option(name: .customLong("max-buffered-bytes"),
-            help: "Bytes all connections together may hold in request and response buffers; past it, unfinished requests wait (env CRM_MAX_BUFFERED_BYTES; default 134217728)")
+            help: "Bytes all connections together may hold in request and response buffers; past 7/8 of it, the oldest unfinished requests (503) and unread responses are shed (env CRM_MAX_BUFFERED_BYTES; default 134217728)")
     var maxBufferedBytes: Int?
     @Option(name: .customLong("rate-limit-burst"),
             help: "Requests a rate-limited key may burst (env CRM_RATE_LIMIT_BURST; default: the key's rate per second)")
@@ -96,6 +96,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.handlerTimeout = .seconds(settings.handlerTimeout)
         configuration.maxBufferedBytes = settings.maxBufferedBytes
         configuration.errorResponse = ContactsAPI.protocolErrorResponse
+        configuration.handlerTimedOut = service.handlerTimedOut
         let server = HTTPServer(configuration: configuration, loops: loops, handler: service.handle)
         service.observe(server)
         metrics.declareGauge("crm_http_buffered_bytes", help: "Bytes held in client connections' buffers (at most --max-buffered-bytes).") {
@@ -103,6 +104,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
         metrics.declareGauge("crm_http_paused_connections", help: "Connections not read while the buffer budget is spent.") {
             [([], Double(server.pausedConnections))]
+        }
+        metrics.declareGauge("crm_http_shed_connections_total",
+                             help: "Connections closed to free buffer memory: the oldest unfinished requests (503) and unread responses.",
+                             type: "counter") {
+            [([], Double(server.shedConnections))]
         }
         try server.start()
         log("listening on \(settings.host) port \(server.port)")

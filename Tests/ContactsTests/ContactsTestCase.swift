@@ -48,6 +48,8 @@ class ContactsTestCase: XCTestCase {
 
     /// How long `/readyz` waits for the database; override before `setUp` runs.
     var readinessTimeout: Duration { .seconds(1) }
+    /// The server's handler deadline; override before `setUp` runs.
+    var handlerTimeout: Duration { .seconds(15) }
 
     /// The key gate the service uses; override for other capacities.
     func makeKeyGate(_ pool: ConnectionPool) -> KeyGate {
@@ -88,6 +90,8 @@ class ContactsTestCase: XCTestCase {
         self.service = service
         var configuration = HTTPServerConfiguration(host: "::", port: 0, eventLoops: 2)
         configuration.errorResponse = responses.recording(ContactsAPI.protocolErrorResponse)
+        configuration.handlerTimeout = handlerTimeout
+        configuration.handlerTimedOut = service.handlerTimedOut
         server = HTTPServer(configuration: configuration, handler: responses.recording(service.handle))
         service.observe(server)
         try server.start()

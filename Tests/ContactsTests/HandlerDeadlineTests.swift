@@ -5,7 +5,8 @@ import TestSupport
 import XCTest
 
 /// `crm serve --handler-timeout`: a request stuck behind a lock gets the API's `503` with
-/// `Retry-After` in time, and its connection goes on serving.
+/// `Retry-After` in time, tagged with its request id and counted, and its connection goes on
+/// serving.
 final class HandlerDeadlineTests: XCTestCase {
     private var database: TestDatabase!
     private var server: ServeProcess?
@@ -40,7 +41,8 @@ final class HandlerDeadlineTests: XCTestCase {
                 + "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
         }
         let started = Date()
-        try client.send(create("stuck%40example.com"))
+        try client.send(create("stuck%40example.com").replacingOccurrences(of: "POST /crm/3 HTTP/1.1\r\n",
+                                                                          with: "POST /crm/3 HTTP/1.1\r\nX-Request-Id: stuck-1\r\n"))
         let response = try client.readResponse()
         let took = Date().timeIntervalSince(started)
         XCTAssertEqual(response.status, 503)
@@ -52,6 +54,10 @@ final class HandlerDeadlineTests: XCTestCase {
         XCTAssertEqual((response.json["data"] as? [String: Any])?.count, 0)
         XCTAssertGreaterThanOrEqual(took, 0.45)
         XCTAssertLessThan(took, 3)
+        XCTAssertEqual(response.header("X-Request-Id"), "stuck-1", "crm serve tags the deadline's 503 like its own answers")
+        try client.send("GET /metrics HTTP/1.1\r\n\r\n")
+        XCTAssertTrue(try client.readResponse().bodyText.contains(
+            #"crm_http_requests_total{route="/crm/{listing_id}",method="POST",status="503"} 1"#), "and counts it")
 
         try client.send("GET /healthz HTTP/1.1\r\n\r\n")
         XCTAssertEqual(try client.readResponse().status, 200, "the same connection serves the next request")

@@ -56,9 +56,10 @@ final class HTTPHandlerTimeoutTests: XCTestCase {
         await server?.shutdown(gracePeriod: .seconds(2))
     }
 
-    private func start(handlerTimeout: Duration) throws {
+    private func start(handlerTimeout: Duration, timedOut: (@Sendable (HTTPHandlerTimeout) -> HTTPResponse)? = nil) throws {
         var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, eventLoops: 1)
         configuration.handlerTimeout = handlerTimeout
+        configuration.handlerTimedOut = timedOut
         server = HTTPServer(configuration: configuration, handler: handlers.handle)
         try server.start()
     }
@@ -113,5 +114,42 @@ final class HTTPHandlerTimeoutTests: XCTestCase {
         XCTAssertEqual(response.status, 503)
         XCTAssertEqual(response.header("Connection"), "close")
         XCTAssertTrue(client.readsEndOfStream())
+    }
+
+    func testTheTimeoutHookGetsTheRequestAndWhatItReturnsIsSent() throws {
+        let reported = Mutex<[(path: String, number: UInt64, elapsed: Duration, status: Int)]>([])
+        try start(handlerTimeout: .milliseconds(300)) { timeout in
+            reported.withLock { $0.append((String(timeout.request.path), timeout.request.number, timeout.elapsed, timeout.response.status)) }
+            var response = timeout.response
+            response.headers.set("X-Request-Number", String(timeout.request.number))
+            return response
+        }
+        let client = try RawHTTPClient(port: server.port, timeout: 5)
+        try client.send("GET /hang HTTP/1.1\r\n\r\n")
+        let response = try client.readResponse()
+        XCTAssertEqual(response.status, 503)
+        XCTAssertEqual(response.header("Retry-After"), "1", "the server's 503, as the hook returned it")
+        let report = reported.withLock { $0 }
+        XCTAssertEqual(report.count, 1)
+        XCTAssertEqual(report.first?.path, "/hang")
+        XCTAssertEqual(report.first?.status, 503)
+        XCTAssertGreaterThanOrEqual(report.first?.elapsed ?? .zero, .milliseconds(300))
+        XCTAssertGreaterThan(report.first?.number ?? 0, 0, "a request the server read is numbered")
+        XCTAssertEqual(response.header("X-Request-Number"), report.first.map { String($0.number) })
+        XCTAssertEqual(handlers.cancelled.wait(timeout: .now() + 5), .success, "and the handler's task was cancelled")
+    }
+
+    func testAnAbandonedHandlerKeepsItsRequestChargedUntilItEnds() throws {
+        try start(handlerTimeout: .milliseconds(300))
+        let client = try RawHTTPClient(port: server.port, timeout: 5)
+        try client.send("POST /stubborn HTTP/1.1\r\nContent-Length: 50000\r\n\r\n" + String(repeating: "s", count: 50_000))
+        XCTAssertEqual(handlers.started.wait(timeout: .now() + 5), .success)
+        XCTAssertEqual(try client.readResponse().status, 503)
+        XCTAssertGreaterThanOrEqual(server.bufferedBytes, 50_000, "the handler's task still holds the request's body")
+        handlers.open("stubborn")
+        XCTAssertEqual(handlers.returning.wait(timeout: .now() + 5), .success)
+        let end = Date().addingTimeInterval(5)
+        while server.bufferedBytes != 0, Date() < end { usleep(5_000) }
+        XCTAssertEqual(server.bufferedBytes, 0, "released once the task ended")
     }
 }

@@ -1,13 +1,16 @@
 import Foundation
+import Glibc
 import HTTP
 import TestSupport
 import XCTest
 
-/// The buffer budget: whatever clients hold back, the server's buffers stay within it, whole
-/// requests are still answered, and paused clients are served once memory frees.
+/// The buffer budget: whatever clients hold back (unfinished requests, responses they do not
+/// read), the server's buffers stay within it; past its buffering share the connections that
+/// have held memory longest are shed for newcomers, and whole requests are still answered.
 final class HTTPMemoryBudgetTests: XCTestCase {
     private var server: TestServer!
     private static let budget = 1 << 20
+    private static let bufferingShare = budget - budget / 8
 
     override func tearDown() async throws {
         await server?.shutdown()
@@ -30,28 +33,51 @@ final class HTTPMemoryBudgetTests: XCTestCase {
         }
     }
 
+    private var buffered: Int { server.server.bufferedBytes }
+    private var shed: Int { server.server.shedConnections }
+    private var paused: Int { server.server.pausedConnections }
+
     /// `count` connections, each holding a 15 KiB request head it never finishes; each one's
-    /// bytes have reached the server (buffered, or its connection paused) before the next is sent.
+    /// bytes have reached the server (buffered, its connection paused, or an older one shed to
+    /// make room) before the next is sent.
     private func partialHeads(_ count: Int) throws -> [RawHTTPClient] {
         let head = "GET / HTTP/1.1\r\nX-Pad: " + String(repeating: "a", count: 15 * 1024)
         return try (0..<count).map { index in
-            let (buffered, paused) = (server.server.bufferedBytes, server.server.pausedConnections)
+            let (buffered, paused, shed) = (self.buffered, self.paused, self.shed)
             let client = try RawHTTPClient(port: server.port)
             try client.send(head)
-            waitFor("holder \(index) buffered or paused") {
-                server.server.bufferedBytes >= buffered + 15 * 1024 || server.server.pausedConnections > paused
+            waitFor("holder \(index) buffered, paused or made room") {
+                self.buffered >= buffered + 15 * 1024 || self.paused > paused || self.shed > shed
             }
             return client
         }
     }
 
-    func testUnfinishedRequestsPastTheBudgetArePausedAndWholeOnesStillAnswered() throws {
+    // MARK: Unfinished requests
+
+    func testPastTheBufferingShareTheOldestUnfinishedRequestsAreShedForNewcomers() throws {
         try start()
         var holders = try partialHeads(100)  // 1.5 MiB of heads against a 1 MiB budget
-        XCTAssertGreaterThan(server.server.pausedConnections, 0, "some were paused")
-        XCTAssertEqual(server.server.openConnections, 100, "none refused")
-        XCTAssertLessThanOrEqual(server.server.bufferedBytes, Self.budget, "never past the budget")
-        XCTAssertGreaterThan(server.server.bufferedBytes, Self.budget / 2, "the budget is used, not refused")
+        let shed = self.shed
+        XCTAssertGreaterThan(shed, 0, "older holders made room")
+        XCTAssertEqual(paused, 0, "no newcomer was made to wait")
+        XCTAssertLessThanOrEqual(buffered, Self.budget, "never past the budget")
+        XCTAssertGreaterThan(buffered, Self.budget / 2, "the budget is used, not refused")
+
+        // The shed ones got a 503 and their connection's end; the others nothing yet.
+        let answered = holders.indices.filter { holders[$0].hasInput }
+        XCTAssertEqual(answered.count, shed, "exactly the shed connections were answered")
+        XCTAssertTrue(answered.contains(0), "the oldest went first")
+        XCTAssertFalse(answered.contains(99), "the newest stays")
+        for index in answered {
+            let response = try holders[index].readResponse()
+            XCTAssertEqual(response.status, 503)
+            XCTAssertEqual(response.header("Retry-After"), "1")
+            XCTAssertEqual(response.header("Connection"), "close")
+            XCTAssertEqual(response.json["code"] as? String, "unavailable")
+            XCTAssertEqual(response.json["message"] as? String, "The server is short of memory for unfinished requests; try again shortly.")
+            XCTAssertTrue(holders[index].readsEndOfStream())
+        }
 
         // Whole requests need no buffering: answered at once, body and all.
         let normal = try RawHTTPClient(port: server.port)
@@ -62,31 +88,91 @@ final class HTTPMemoryBudgetTests: XCTestCase {
             XCTAssertEqual(response.status, 200)
             XCTAssertEqual(response.json["body"] as? String, body)
         }
-        XCTAssertLessThanOrEqual(server.server.bufferedBytes, Self.budget)
+        // A holder that was kept finishes its request and is answered.
+        try holders[99].send("\r\n\r\n")
+        XCTAssertEqual(try holders[99].readResponse().status, 200)
+        XCTAssertLessThanOrEqual(buffered, Self.budget)
 
-        holders.removeAll()  // they go: held ones see the end of their stream, paused ones resume and see it too
-        waitFor("every holder closed (open: \(server.server.openConnections), paused: \(server.server.pausedConnections))") {
-            server.server.openConnections == 1 && server.server.pausedConnections == 0
+        holders.removeAll()
+        waitFor("every holder closed (open: \(server.server.openConnections), paused: \(paused))") {
+            server.server.openConnections == 1 && self.paused == 0
         }
-        waitFor("nothing buffered (\(server.server.bufferedBytes))") { server.server.bufferedBytes == 0 }
+        waitFor("nothing buffered (\(buffered))") { self.buffered == 0 }
         try normal.send("GET / HTTP/1.1\r\n\r\n")
         XCTAssertEqual(try normal.readResponse().status, 200)
     }
 
-    func testAPausedClientIsServedOnceMemoryFrees() throws {
+    func testPastTheBufferingShareAnExpectContinueRequestGetsIts100AndIsRead() throws {
         try start()
-        var holders = try partialHeads(100)
-        let paused = server.server.pausedConnections
-        let late = try RawHTTPClient(port: server.port)
-        let body = String(repeating: "b", count: 20_000)
-        try late.send("POST /echo HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body.prefix(10_000))
-        waitFor("the late client is paused too") { server.server.pausedConnections == paused + 1 }
-        try late.send(String(body.dropFirst(10_000)))
+        let holders = try partialHeads(100)
+        let client = try RawHTTPClient(port: server.port)
+        try client.send("POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 40000\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().status, 100, "room was made for the body it announced")
+        try client.send(String(repeating: "e", count: 40_000))
+        let response = try client.readResponse()
+        XCTAssertEqual(response.status, 200)
+        XCTAssertEqual(response.json["bodyLength"] as? Int, 40_000)
+        XCTAssertLessThanOrEqual(buffered, Self.budget)
+        XCTAssertEqual(holders.count, 100)
+    }
 
-        holders.removeAll()
-        let response = try late.readResponse()
-        XCTAssertEqual(response.status, 200, "answered once the holders left")
-        XCTAssertEqual(response.json["bodyLength"] as? Int, 20_000)
+    /// A request of nearly the largest size allowed (head and body), sent whole past the buffering
+    /// share, is read and answered as it is: it needs no buffering and fits under the limit, so
+    /// nobody is shed or paused for it. Room is less than twice its size, so a budget check that
+    /// counted its body twice would refuse it.
+    func testAWholeRequestOfTheLargestSizeIsReadPastTheShareWithoutSheddingAnyone() throws {
+        try start()
+        var holders: [RawHTTPClient] = []
+        while buffered < Self.bufferingShare {
+            holders += try partialHeads(1)
+        }
+        let room = Self.budget - buffered
+        let body = String(repeating: "w", count: 64_000)
+        let request = "POST /echo HTTP/1.1\r\nX-Pad: \(String(repeating: "p", count: 15_000))\r\nContent-Length: 64000\r\n\r\n" + body
+        let size = request.utf8.count
+        XCTAssertGreaterThan(size, 65_536, "more than a 64 KiB read")
+        XCTAssertLessThanOrEqual(size, room, "it fits under the limit")
+        XCTAssertGreaterThan(size + body.utf8.count, room, "but not if its body were counted twice")
+        let (shedBefore, pausedBefore) = (shed, paused)
+
+        let client = try RawHTTPClient(port: server.port)
+        try client.send(request)
+        let response = try client.readResponse()
+        XCTAssertEqual(response.status, 200)
+        XCTAssertEqual(response.json["bodyLength"] as? Int, 64_000)
+        XCTAssertEqual(shed, shedBefore, "nobody was shed for it")
+        XCTAssertEqual(paused, pausedBefore, "and it was not paused")
+        XCTAssertFalse(holders.contains { $0.hasInput }, "no holder was answered")
+    }
+
+    func testAPausedClientThatStopsSendingAfterAWholeRequestIsAnswered() throws {
+        try start()
+        // Requests being handled cannot be shed: 16 of them hold the budget past its share.
+        let gated = try (0..<16).map { _ in
+            let client = try RawHTTPClient(port: server.port)
+            try client.send("POST /gated HTTP/1.1\r\nContent-Length: 60000\r\n\r\n" + String(repeating: "g", count: 60_000))
+            return client
+        }
+        waitFor("16 handlers hold their requests (\(server.gate.waiting))") { server.gate.waiting == 16 }
+        XCTAssertGreaterThanOrEqual(buffered, Self.bufferingShare)
+
+        let client = try RawHTTPClient(port: server.port)
+        let body = String(repeating: "b", count: 30_000)
+        try client.send("POST /echo HTTP/1.1\r\nContent-Length: 30000\r\n\r\n" + body.prefix(10_000))
+        waitFor("the client is paused: nothing can be shed for it") { self.paused == 1 }
+        try client.send(String(body.dropFirst(10_000)))
+        client.finishSending()
+
+        let response = try client.readResponse()
+        XCTAssertEqual(response.status, 200, "the whole request waiting in the kernel was answered")
+        XCTAssertEqual(response.json["bodyLength"] as? Int, 30_000)
+        XCTAssertTrue(client.readsEndOfStream())
+
+        server.gate.open()
+        for held in gated {
+            XCTAssertEqual(try held.readResponse().json["gated"] as? Int, 60_000)
+        }
+        waitFor("nothing buffered (\(buffered))") { self.buffered == 0 }
     }
 
     func testConnectionsBetweenRequestsHoldNoBuffers() throws {
@@ -99,6 +185,57 @@ final class HTTPMemoryBudgetTests: XCTestCase {
             return client
         }
         XCTAssertEqual(server.server.openConnections, clients.count, "all still open, idle")
-        waitFor("idle connections hold nothing (\(server.server.bufferedBytes) bytes)") { server.server.bufferedBytes == 0 }
+        waitFor("idle connections hold nothing (\(buffered) bytes)") { self.buffered == 0 }
+    }
+
+    // MARK: Responses nobody reads
+
+    func testResponsesNobodyReadsArePastTheLimitShedLongestStalledFirst() throws {
+        try start()
+        var clients: [RawHTTPClient] = []
+        for index in 0..<10 {  // 3 MB of responses against a 1 MiB budget
+            let (buffered, shed) = (self.buffered, self.shed)
+            let client = try RawHTTPClient(port: server.port, slowReader: true)
+            try client.send("GET /large?bytes=300000 HTTP/1.1\r\n\r\n")
+            waitFor("response \(index) stalled, or made room, and the budget kept (\(self.buffered) bytes)") {
+                (self.buffered >= buffered + 100_000 || self.shed > shed) && self.buffered <= Self.budget
+            }
+            clients.append(client)
+        }
+        XCTAssertGreaterThan(shed, 0)
+        XCTAssertThrowsError(try clients[0].readResponse(), "the first stalled longest: it was closed")
+        let last = try clients[9].readResponse()
+        XCTAssertEqual(last.status, 200)
+        XCTAssertEqual(last.body.count, 300_000, "the newest is whole")
+        clients.removeAll()
+        waitFor("nothing buffered once they go (\(buffered))") { self.buffered == 0 }
+    }
+
+    func testABodyManyStalledResponsesShareIsHeldAndChargedOnce() throws {
+        try start { $0.maxBufferedBytes = 64 << 20 }
+        var clients: [RawHTTPClient] = []
+        for index in 0..<20 {
+            let buffered = self.buffered
+            let client = try RawHTTPClient(port: server.port, slowReader: true)
+            try client.send("GET /static HTTP/1.1\r\n\r\n")
+            waitFor("response \(index) stalled") { self.buffered > buffered }
+            clients.append(client)
+        }
+        let document = TestServer.staticBody.count
+        XCTAssertLessThan(buffered, 2 * document + 20 * 1024, "at most one body per loop, not one per connection: \(buffered)")
+        XCTAssertEqual(shed, 0)
+
+        let reader = try RawHTTPClient(port: server.port)
+        try reader.send("GET /static HTTP/1.1\r\n\r\n")
+        XCTAssertEqual(try reader.readResponse().body, TestServer.staticBody, "sent byte for byte")
+        let head = try RawHTTPClient(port: server.port)
+        try head.send("HEAD /static HTTP/1.1\r\n\r\n")
+        let headResponse = try head.readResponse(bodyless: true)
+        XCTAssertEqual(headResponse.header("Content-Length"), String(document))
+        try head.send("GET / HTTP/1.1\r\n\r\n")
+        XCTAssertEqual(try head.readResponse().status, 200, "no body followed the HEAD answer")
+
+        clients.removeAll()
+        waitFor("nothing buffered once they go (\(buffered))") { self.buffered == 0 }
     }
 }

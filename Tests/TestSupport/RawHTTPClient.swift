@@ -35,10 +35,19 @@ public final class RawHTTPClient {
     private var pending: [UInt8] = []
 
     /// Connects to `host:port` (IPv4 or IPv6 literal); reads time out after `timeout` seconds.
-    public init(port: Int, host: String = "127.0.0.1", timeout: Double = 5) throws {
+    /// `slowReader` makes a client that does not read hold the server's response back as a
+    /// remote one would: a 4 KiB `SO_RCVBUF` and an Internet-sized segment (`TCP_MAXSEG` 1460),
+    /// without which loopback's 64 KiB segments let the server's kernel take megabytes at once.
+    public init(port: Int, host: String = "127.0.0.1", timeout: Double = 5, slowReader: Bool = false) throws {
         let isIPv6 = host.contains(":")
         fd = socket(isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ClientError(description: "socket: errno \(errno)") }
+        if slowReader {
+            var size: Int32 = 4096
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+            var segment: Int32 = 1460
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_MAXSEG, &segment, socklen_t(MemoryLayout<Int32>.size))
+        }
         var result: Int32
         if isIPv6 {
             var address = sockaddr_in6()
@@ -106,6 +115,17 @@ public final class RawHTTPClient {
         let body = Array(pending[..<length])
         pending.removeFirst(length)
         return Response(status: status, headers: headers, body: body)
+    }
+
+    /// Ends the request stream (`shutdown(SHUT_WR)`); responses can still be read.
+    public func finishSending() {
+        shutdown(fd, Int32(SHUT_WR))
+    }
+
+    /// Whether something (bytes, or the end of the stream) is waiting to be read right now.
+    public var hasInput: Bool {
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return !pending.isEmpty || poll(&descriptor, 1, 0) == 1
     }
 
     /// True when the server closes the connection within the read timeout without sending more.
