@@ -12,7 +12,7 @@ final class HTTPShutdownTests: XCTestCase {
         XCTAssertEqual(try idle.readResponse().status, 200)
         let busy = try RawHTTPClient(port: port)
         try busy.send("GET /slow?ms=500 HTTP/1.1\r\n\r\n")
-        try await waitUntil("the slow request is being handled") { server.slowInFlight.value == 1 }
+        try await waitUntil("the slow request is being handled") { () async in server.slowInFlight.value == 1 }
 
         let started = ContinuousClock.now
         await server.shutdown()
@@ -33,7 +33,7 @@ final class HTTPShutdownTests: XCTestCase {
         let server = try TestServer()
         let busy = try RawHTTPClient(port: server.port)
         try busy.send("GET /slow?ms=5000 HTTP/1.1\r\n\r\n")
-        try await waitUntil("the slow request is being handled") { server.slowInFlight.value == 1 }
+        try await waitUntil("the slow request is being handled") { () async in server.slowInFlight.value == 1 }
         let started = ContinuousClock.now
         await server.server.shutdown(gracePeriod: .milliseconds(300))
         XCTAssertLessThan(ContinuousClock.now - started, .seconds(2))

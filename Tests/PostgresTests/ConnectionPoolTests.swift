@@ -90,7 +90,7 @@ final class ConnectionPoolTests: XCTestCase {
         let holder = try await pool.lease()
         let cancelled = Task { try await pool.withConnection { _ in 1 } }
         let patient = Task { try await pool.withConnection { _ in 2 } }
-        try await waitUntil("both tasks wait for the connection", observe: { pool.statistics.waiting }) { $0 == 2 }
+        try await waitUntil("both tasks wait for the connection", observe: { () async in pool.statistics.waiting }) { $0 == 2 }
         cancelled.cancel()
         do {
             _ = try await cancelled.value
