@@ -2,8 +2,9 @@
 import PackageDescription
 
 /// Module layers (see README "Where things live"):
-/// CLibPQ, CLinux (C headers only) → Reactor (epoll event loop) → Postgres (libpq client, pool,
-/// migrations) → crm (command line). HTTP and Contacts join in later layers.
+/// CLibPQ, CLinux, CCrypto (C headers only) → Reactor (epoll event loop) → Postgres (libpq
+/// client, pool, migrations) and HTTP (server); Crypto (libcrypto: SHA-256, secure random);
+/// Operations (metrics, logs); Contacts (the API) on all of them → crm (command line).
 let package = Package(
     name: "crm",
     platforms: [.macOS(.v15)],
@@ -14,6 +15,7 @@ let package = Package(
         .library(name: "HTTP", targets: ["HTTP"]),
         .library(name: "Contacts", targets: ["Contacts"]),
         .library(name: "Operations", targets: ["Operations"]),
+        .library(name: "Crypto", targets: ["Crypto"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,6 +28,15 @@ let package = Package(
             providers: [.apt(["libpq-dev"])]
         ),
         .systemLibrary(name: "CLinux"),
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "Crypto",
+            dependencies: ["CCrypto"]
+        ),
         .target(
             name: "Reactor",
             dependencies: [
@@ -51,7 +62,7 @@ let package = Package(
         ),
         .target(
             name: "Contacts",
-            dependencies: ["HTTP", "Postgres", "Operations"]
+            dependencies: ["HTTP", "Postgres", "Operations", "Crypto"]
         ),
         .executableTarget(
             name: "crm",
@@ -87,6 +98,7 @@ let package = Package(
         ),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "TestSupport"]),
         .testTarget(name: "ContactsTests", dependencies: [
             "Contacts", "HTTP", "Postgres", "Operations", "TestSupport",

@@ -6,7 +6,7 @@
 # the source file (or library) it executes in (callgrind_annotate, self cost), and divided by
 # REQUESTS:
 #   parse       HTTP/HTTPRequestParser.swift, HTTPHeadParser.swift, HTTPHeaders.swift
-#   route       Contacts/ContactsAPI.swift, ContactsService.swift, APIKey.swift, SHA256.swift,
+#   route       Contacts/ContactsAPI.swift, ContactsService.swift, APIKey.swift, Crypto/SHA256.swift + libcrypto,
 #               KeyGate.swift, KeyCache.swift, RefusedAuthentications.swift (routing, the key, its gate and rate limits)
 #   parameters  Contacts/RequestParameters.swift, FormURLEncoding.swift, FlatJSONObject.swift,
 #               MultipartFormData.swift, ContactValidation.swift, ContactOperation.swift,
@@ -77,7 +77,7 @@ for kind in healthz get_by_email post_create; do
     /^ *[0-9,]+ \( *[0-9.]+%\)  [^ ]+:/ && !/PROGRAM TOTALS/ {
       ir = num($1); rest = substr($0, index($0, ")") + 3); split(rest, parts, " "); where = parts[1]; object = $NF
       if (where ~ /HTTP\/(HTTPRequestParser|HTTPHeadParser|HTTPHeaders)\.swift/) c["parse"] += ir
-      else if (where ~ /Contacts\/(ContactsAPI|ContactsAPI\+ClientAddress|ContactsService|APIKey|SHA256|KeyGate|KeyCache|RefusedAuthentications|Routes)\.swift/) c["route"] += ir
+      else if (where ~ /Contacts\/(ContactsAPI|ContactsAPI\+ClientAddress|ContactsService|APIKey|SHA256|KeyGate|KeyCache|RefusedAuthentications|Routes)\.swift|Crypto\/SHA256\.swift/ || object ~ /libcrypto/) c["route"] += ir
       else if (where ~ /Contacts\/(RequestParameters|FormURLEncoding|FlatJSONObject|MultipartFormData|ContactValidation|ContactOperation|ContactsAPI\+Operations)\.swift/) c["parameters"] += ir
       else if (where ~ /Postgres\/|Contacts\/(ContactStore|ContactSearchQuery)\.swift/ || object ~ /libpq/) c["database"] += ir
       else if (where ~ /Contacts\/(APIResponse|APIError)\.swift|HTTP\/HTTPResponseEncoder\.swift|Operations\/JSONText\.swift/) c["render"] += ir

@@ -2,7 +2,7 @@
 # local-postgres.sh — manage a private, socket-only PostgreSQL cluster for development and tests.
 #
 # Usage: scripts/local-postgres.sh {ensure-packages|start|stop|status|url}
-#   ensure-packages  install PostgreSQL server + contrib, libpq headers and pkg-config if missing
+#   ensure-packages  install PostgreSQL server + contrib, libpq and libcrypto headers and pkg-config if missing
 #   start            initdb on first use, start the server (idempotent), create database "crm"
 #   stop             fast shutdown if running (no error if not running or never created)
 #   status           exit 0 if running, 1 otherwise
@@ -22,7 +22,7 @@ ROOT_REQ="${CRM_PG_ROOT:-$REPO/.data}"; [[ $ROOT_REQ == /* ]] || ROOT_REQ="$PWD/
 cd /
 PORT="${CRM_PG_PORT:-55432}"
 FALLBACK="/tmp/crm-pg-$(printf '%s' "$REPO" | md5sum | cut -c1-8)"
-PKGS=(postgresql postgresql-contrib libpq-dev pkg-config)
+PKGS=(postgresql postgresql-contrib libpq-dev libssl-dev pkg-config)
 
 log() { echo "local-postgres: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -53,7 +53,7 @@ have_trgm() {
 }
 
 ensure_packages() {
-  [[ -n $(newest_bin) ]] && id postgres &>/dev/null && pkg-config --exists libpq 2>/dev/null && have_trgm && return 0
+  [[ -n $(newest_bin) ]] && id postgres &>/dev/null && pkg-config --exists libpq libcrypto 2>/dev/null && have_trgm && return 0
   if ! is_root; then
     log "PostgreSQL server/contrib, libpq-dev or pkg-config is missing. Install them with:"
     echo "  sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y ${PKGS[*]}" >&2

@@ -1,3 +1,5 @@
+import Crypto
+
 /// An API key as the service handles it: random, shown once, stored as its SHA-256.
 ///
 /// Keys look like `crm_` + 43 base-62 characters (256 random bits). The first 12 characters
@@ -13,10 +15,10 @@ public struct APIKey: Sendable, Hashable {
         digest = SHA256.hash(text.utf8)
     }
 
-    /// A new key from the system's cryptographically secure generator (getrandom on Linux).
+    /// A new key from OpenSSL's cryptographically secure generator (``SecureRandom``).
     public static func generate() -> APIKey {
         let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-        var generator = SystemRandomNumberGenerator()
+        var generator = SecureRandom()
         let body = (0..<43).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] }
         return APIKey("crm_" + String(body))
     }
