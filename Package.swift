@@ -62,7 +62,7 @@ let package = Package(
         ),
         .target(
             name: "Contacts",
-            dependencies: ["HTTP", "Postgres", "Operations", "Crypto"]
+            dependencies: ["HTTP", "Postgres", "Operations", "Crypto", "Reactor"]
         ),
         .executableTarget(
             name: "crm",
@@ -71,6 +71,7 @@ let package = Package(
                 "Operations",
                 "HTTP",
                 "Postgres",
+                "Reactor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -93,7 +94,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["Postgres", "CLibPQ"],
+            dependencies: ["Postgres", "CLibPQ", "Reactor"],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),

@@ -1,7 +1,16 @@
 // A minimal server for `make bench-http`: every request gets the same ~300-byte JSON body,
 // so the benchmark measures the HTTP layer alone (parsing, scheduling, writing).
 // Usage: bench-http-server [port] [event-loops]. SIGTERM/SIGINT: graceful shutdown, exit 0.
+import Glibc
 import HTTP
+
+// SIGTERM and SIGINT are blocked in every thread (set before any starts, so all inherit it) and
+// taken with sigwait below.
+var terminationSignals = sigset_t()
+sigemptyset(&terminationSignals)
+sigaddset(&terminationSignals, SIGTERM)
+sigaddset(&terminationSignals, SIGINT)
+pthread_sigmask(SIG_BLOCK, &terminationSignals, nil)
 
 let arguments = CommandLine.arguments
 let port = arguments.count > 1 ? Int(arguments[1]) ?? 8081 : 8081
@@ -16,6 +25,7 @@ let server = HTTPServer(configuration: configuration) { _ in
 }
 try server.start()
 print("listening on 127.0.0.1:\(server.port) with \(configuration.eventLoops) event loops")
-let signal = await TerminationSignals.wait()
+var signal: Int32 = 0
+sigwait(&terminationSignals, &signal)
 print("signal \(signal): shutting down")
 await server.shutdown(gracePeriod: .seconds(5))

@@ -6,9 +6,9 @@ import Glibc
 ///
 /// The signals' default action (terminate at once) is replaced for the whole process, so
 /// call this only in a process that means to shut down by itself when asked.
-public enum TerminationSignals {
+enum TerminationSignals {
     /// Suspends until SIGTERM or SIGINT arrives; returns which one.
-    public static func wait() async -> Int32 {
+    static func wait() async -> Int32 {
         await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
             install { continuation.resume(returning: $0) }
         }
