@@ -9,10 +9,10 @@
 extension EventLoop: TaskExecutor {
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        guard !isStopped else {
+        // Refused only once the loop has run its last jobs: a job arriving during shutdown is
+        // either run by the loop's final drain or handed to the global executor, never dropped.
+        if !executeIfRunning({ job.runSynchronously(on: self.asUnownedTaskExecutor()) }) {
             globalConcurrentExecutor.enqueue(job)
-            return
         }
-        execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

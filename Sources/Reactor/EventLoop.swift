@@ -28,6 +28,9 @@ public final class EventLoop: @unchecked Sendable {
         var jobs: [() -> Void] = []
         var wakePending = false
         var stopRequested = false
+        /// Set by the loop's last drain, in the same critical section that found the inbox
+        /// empty: from then on nothing is taken in, so no job can slip in after the drain.
+        var closed = false
     }
 
     private let epollFD: Int32
@@ -74,16 +77,24 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs `job` on the loop thread, after the jobs submitted before it. Callable from any thread.
     public func execute(_ job: @escaping @Sendable () -> Void) {
+        _ = executeIfRunning(job)
+    }
+
+    /// ``execute(_:)``, telling whether `job` was taken: false once the loop has run its last
+    /// jobs after ``shutdown()``, when `job` will never run (the caller runs it elsewhere).
+    public func executeIfRunning(_ job: @escaping @Sendable () -> Void) -> Bool {
         if inEventLoop {
             localJobs.append(job)
-            return
+            return true
         }
-        let mustWake = inbox.withLock { inbox -> Bool in
+        let (taken, mustWake) = inbox.withLock { inbox -> (Bool, Bool) in
+            guard !inbox.closed else { return (false, false) }
             inbox.jobs.append(job)
             defer { inbox.wakePending = true }
-            return !inbox.wakePending
+            return (true, !inbox.wakePending)
         }
         if mustWake { wake() }
+        return taken
     }
 
     /// Stops the loop after the jobs already submitted (and the jobs they submit) have run, and
@@ -216,11 +227,13 @@ public final class EventLoop: @unchecked Sendable {
 
     private func drainRemainingJobs() {
         while true {
+            let noLocalJobs = localJobs.isEmpty
             let jobs = inbox.withLock { inbox -> [() -> Void] in
                 defer { inbox.jobs.removeAll() }
+                if inbox.jobs.isEmpty && noLocalJobs { inbox.closed = true }
                 return inbox.jobs
             }
-            if jobs.isEmpty && localJobs.isEmpty { return }
+            if jobs.isEmpty && noLocalJobs { return }
             for job in jobs { job() }
             runLocalJobs()
         }
