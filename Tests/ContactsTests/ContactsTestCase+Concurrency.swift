@@ -41,11 +41,7 @@ extension ContactsTestCase {
     /// waits for it. Roll it back to let them go.
     func lockKeyTable() throws -> PostgresConnection {
         let database = self.database!
-        return try blocking {
-            let connection = try await database.connect(applicationName: "key-table-holder")
-            try await connection.simpleQuery("BEGIN; LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE")
-            return connection
-        }
+        return try blocking { try await database.holdTableLock("api_keys", applicationName: "key-table-holder") }
     }
 
     func unlockKeyTable(_ holder: PostgresConnection) throws {

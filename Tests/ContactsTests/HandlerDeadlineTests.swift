@@ -28,11 +28,7 @@ final class HandlerDeadlineTests: XCTestCase {
         let server = try ServeProcess(databaseURL: database.connectionString, environment: ["CRM_HANDLER_TIMEOUT": "0.5"])
         self.server = server
         let database = self.database!
-        let holder = try blocking {
-            let connection = try await database.connect()
-            try await connection.simpleQuery("BEGIN; LOCK TABLE contacts IN ACCESS EXCLUSIVE MODE")
-            return connection
-        }
+        let holder = try blocking { try await database.holdTableLock("contacts") }
         self.holder = holder
         let client = try server.connect()
         func create(_ email: String) -> String {

@@ -19,11 +19,7 @@ final class HandlerTimeoutReportTests: ContactsTestCase {
 
     func testTheDeadlines503IsLoggedCountedAndTaggedAndTheLateAnswerMarked() throws {
         let database = self.database!
-        let holder = try blocking {
-            let connection = try await database.connect()
-            try await connection.simpleQuery("BEGIN; LOCK TABLE contacts IN ACCESS EXCLUSIVE MODE")
-            return connection
-        }
+        let holder = try blocking { try await database.holdTableLock("contacts") }
         self.holder = holder
         let named = try post(1, [("email", "named@example.com")], requestID: "stuck-named-1")
         XCTAssertEqual(named.status, 503)

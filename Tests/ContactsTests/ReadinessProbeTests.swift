@@ -30,6 +30,14 @@ private func readyz(port: Int, _ count: Int, meanwhile: () throws -> Void = {},
     return responses.withLock { $0 }
 }
 
+/// Leases all 8 connections of a test case's pool, so that anything else must queue for one.
+private func leaseEveryConnection(of pool: ConnectionPool) throws -> [PostgresConnection] {
+    try blocking {
+        var connections: [PostgresConnection] = []
+        for _ in 0..<8 { connections.append(try await pool.lease()) }
+        return connections
+    }
+}
 
 /// Item 11: `/readyz` sends at most one ping at a time, answers every caller meanwhile from it,
 /// and leaves nothing in the pool's queue once it has answered.
@@ -39,11 +47,7 @@ final class ReadinessProbeTests: ContactsTestCase {
     func testConcurrentCallersShareOnePingQueuedBehindABusyPool() throws {
         let pool = self.pool!, probe = service.api.readinessProbe
         // Every pool connection leased: the ping has to wait in the pool's queue.
-        let leased = try blocking { () -> [PostgresConnection] in
-            var connections: [PostgresConnection] = []
-            for _ in 0..<8 { connections.append(try await pool.lease()) }
-            return connections
-        }
+        let leased = try leaseEveryConnection(of: pool)
         let responses = try readyz(port: server.port, 50) {
             try waitUntil("50 callers waiting for the ping", timeout: .seconds(10)) { probe.statistics.waiting == 50 }
             try waitUntil("the ping queued for a connection", timeout: .seconds(10)) { pool.statistics.waiting >= 1 }
@@ -69,11 +73,7 @@ final class ReadinessTimeoutTests: ContactsTestCase {
 
     func testCallersThatGiveUpLeaveNothingInThePoolsQueue() throws {
         let pool = self.pool!, probe = service.api.readinessProbe
-        let leased = try blocking { () -> [PostgresConnection] in
-            var connections: [PostgresConnection] = []
-            for _ in 0..<8 { connections.append(try await pool.lease()) }
-            return connections
-        }
+        let leased = try leaseEveryConnection(of: pool)
         let responses = try readyz(port: server.port, 50) {
             try waitUntil("50 callers waiting for the ping", timeout: .seconds(10)) { probe.statistics.waiting == 50 }
             try waitUntil("the ping queued for a connection", timeout: .seconds(10)) { pool.statistics.waiting >= 1 }

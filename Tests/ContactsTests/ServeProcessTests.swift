@@ -128,8 +128,7 @@ final class ServeProcessTests: XCTestCase {
         let database = self.database!
         let holder = Mutex<PostgresConnection?>(nil)
         try blocking {
-            let connection = try await database.connect()
-            try await connection.simpleQuery("BEGIN; LOCK TABLE contacts IN ACCESS EXCLUSIVE MODE")
+            let connection = try await database.holdTableLock("contacts")
             holder.withLock { $0 = connection }
         }
         let result = Mutex<RawHTTPClient.Response?>(nil)

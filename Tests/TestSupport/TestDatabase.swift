@@ -71,6 +71,14 @@ public final class TestDatabase: Sendable {
         return try await PostgresConnection.connect(configuration, on: Self.loop)
     }
 
+    /// A session of its own that holds `table` in ACCESS EXCLUSIVE mode, so every statement
+    /// touching it waits; `ROLLBACK` (or closing it) lets them go.
+    public func holdTableLock(_ table: String, applicationName: String = "table-lock-holder") async throws -> PostgresConnection {
+        let connection = try await connect(applicationName: applicationName)
+        try await connection.simpleQuery("BEGIN; LOCK TABLE \(table) IN ACCESS EXCLUSIVE MODE")
+        return connection
+    }
+
     /// Drops the database, disconnecting whoever is still connected.
     public func drop() async {
         guard let admin = try? await PostgresConnection.connect(PostgresConfiguration(connectionString: base), on: Self.loop) else { return }
