@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "TestSupport"]),
         .testTarget(name: "ContactsTests", dependencies: [
-            "Contacts", "HTTP", "Postgres", "Operations", "TestSupport",
+            "Contacts", "HTTP", "Postgres", "Operations", "Reactor", "TestSupport",
         ]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "SchemaTests", dependencies: ["Postgres", "TestSupport"]),

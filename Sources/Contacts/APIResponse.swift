@@ -30,11 +30,11 @@ public enum APIResponse {
 
     static func error(_ error: APIError) -> HTTPResponse {
         var response = json(error.status, error.rendered)
-        switch error.status {
-        case 405: response.headers.add("Allow", ContactsAPI.contactsRoute.allow)  // other routes set their own
-        case 503: response.headers.add("Retry-After", "1")
-        case 429: break  // Retry-After comes from the key's bucket
-        default: break
+        if let allow = error.allow { response.headers.add("Allow", allow) }
+        if let seconds = error.retryAfterSeconds {
+            response.headers.add("Retry-After", String(seconds))
+        } else if error.status == 503 {
+            response.headers.add("Retry-After", "1")
         }
         return response
     }

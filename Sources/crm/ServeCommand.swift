@@ -70,56 +70,16 @@ struct ServeCommand: AsyncParsableCommand {
         // One set of loops for both: a request's queries go out on a connection of the loop that
         // handles the request, so no thread hands work to another (ConnectionPool).
         let loops = (0..<settings.eventLoops).map { EventLoop(name: "loop-\($0)") }
-        var connection = try database.postgres
-        connection.statementTimeout = settings.statementTimeout > 0 ? .seconds(settings.statementTimeout) : nil
-        let pool = ConnectionPool(
-            configuration: ConnectionPoolConfiguration(maxConnections: settings.poolSize, acquireTimeout: .seconds(settings.acquireTimeout)),
-            connection: connection, loops: loops)
-        let metrics = MetricsRegistry()
-        let document = FileManager.default.contents(atPath: CheckoutFile.path("openapi.yaml")).map(Array.init) ?? []
-        let api = ContactsAPI(store: ContactStore(pool: pool), trustedProxies: settings.trustedProxies, openAPIDocument: document)
-        let format = settings.logFormat
-        let accessLog = AccessLog(format: format)
-        metrics.declareGauge("crm_access_log_dropped_total", help: "Access log lines dropped because standard output could not keep up.",
-                             type: "counter") { [([], Double(accessLog.droppedLines))] }
-        let keys = KeyGate(pool: pool, burst: settings.rateLimitBurst, authFailureRate: settings.authFailureRate)
-        let errorLog = ErrorLog(format: format)
-        metrics.declareGauge("crm_error_log_dropped_total", help: "Error log lines dropped because standard error could not keep up.",
-                             type: "counter") { [([], Double(errorLog.droppedLines))] }
-        let service = ContactsService(api: api, metrics: metrics, keys: keys, accessLog: accessLog, errorLog: errorLog)
-
-        var configuration = HTTPServerConfiguration(host: settings.host, port: settings.port)
-        configuration.limits.maxBodyBytes = settings.maxBodyBytes
-        configuration.requestTimeout = .seconds(settings.requestTimeout)
-        configuration.idleTimeout = .seconds(settings.idleTimeout)
-        configuration.maxConnections = settings.maxConnections
-        configuration.handlerTimeout = .seconds(settings.handlerTimeout)
-        configuration.maxBufferedBytes = settings.maxBufferedBytes
-        configuration.errorResponse = ContactsAPI.protocolErrorResponse
-        configuration.handlerTimedOut = service.handlerTimedOut
-        let server = HTTPServer(configuration: configuration, loops: loops, handler: service.handle)
-        service.observe(server)
-        metrics.declareGauge("crm_http_buffered_bytes", help: "Bytes held in client connections' buffers (at most --max-buffered-bytes).") {
-            [([], Double(server.bufferedBytes))]
-        }
-        metrics.declareGauge("crm_http_paused_connections", help: "Connections not read while the buffer budget is spent.") {
-            [([], Double(server.pausedConnections))]
-        }
-        metrics.declareGauge("crm_http_shed_connections_total",
-                             help: "Connections closed to free buffer memory: the oldest unfinished requests (503) and unread responses.",
-                             type: "counter") {
-            [([], Double(server.shedConnections))]
-        }
-        try server.start()
-        log("listening on \(settings.host) port \(server.port)")
+        let application = CRMApplication(configuration: try settings.application(database: database), loops: loops)
+        try application.start()
+        log("listening on \(settings.host) port \(application.server.port)")
 
         let signal = await TerminationSignals.wait()
         log("signal \(signal): finishing requests in flight")
-        await server.shutdown(gracePeriod: .seconds(settings.shutdownGrace))
+        await application.stopServing(gracePeriod: .seconds(settings.shutdownGrace))
         // A query stuck on an unreachable database must not hold the exit: the pool gets a
         // few seconds to take its connections back, then the process ends anyway.
-        accessLog.close()
-        errorLog.close()
+        let pool = application.pool
         if await Deadline.run(within: .seconds(5), otherwise: false, { await pool.shutdown(); return true }) {
             loops.forEach { $0.shutdown() }
             log("stopped")

@@ -4,6 +4,7 @@ import Foundation
 import HTTP
 import Operations
 import Postgres
+import Reactor
 import Synchronization
 import TestSupport
 import XCTest
@@ -26,9 +27,11 @@ class ContactsTestCase: XCTestCase {
     var trustedProxies: Set<String> { [] }
     /// The error log lines the service wrote.
     let errorLog = LineCapture()
-    /// The service and its key gate, as `setUp` made them.
-    var service: ContactsService!
+    /// The service as `crm serve` wires it, and its key gate, as `setUp` made them.
+    var application: CRMApplication!
     var keys: KeyGate!
+    /// The event loops of the application's server and pool.
+    private var loops: [EventLoop] = []
     /// Burst for rate-limited keys; override before `setUp` runs.
     var rateLimitBurst: Int? { nil }
     /// The service's pool size; override before `setUp` runs.
@@ -40,7 +43,7 @@ class ContactsTestCase: XCTestCase {
     var usesOwnCluster: Bool { false }
     /// The test's own cluster, when ``usesOwnCluster``.
     var cluster: TemporaryPostgresCluster?
-    /// Every answer of the server, held to `ContactsAPI.routes` and openapi.yaml in tearDown.
+    /// Every answer of the server, held to `RouteTable.routes` and openapi.yaml in tearDown.
     let responses = ResponseRecorder()
     /// Refused authentications allowed per address and second; override before `setUp` runs
     /// (0: no limit, so tests that send many bad keys are not throttled).
@@ -51,9 +54,9 @@ class ContactsTestCase: XCTestCase {
     /// The server's handler deadline; override before `setUp` runs.
     var handlerTimeout: Duration { .seconds(15) }
 
-    /// The key gate the service uses; override for other capacities.
-    func makeKeyGate(_ pool: ConnectionPool) -> KeyGate {
-        KeyGate(pool: pool, burst: rateLimitBurst, authFailureRate: authFailureRate)
+    /// The key gate's settings; override for other capacities.
+    var keyGateSettings: ApplicationConfiguration.KeyGateSettings {
+        .init(burst: rateLimitBurst, authFailureRate: authFailureRate)
     }
 
     override func setUp() async throws {
@@ -74,32 +77,31 @@ class ContactsTestCase: XCTestCase {
         await admin.close()
         var connection = database.configuration
         connection.statementTimeout = statementTimeout
-        pool = ConnectionPool(configuration: .init(maxConnections: poolSize), connection: connection, loop: TestDatabase.loop)
-        let document = FileManager.default.contents(atPath: Self.repositoryFile("openapi.yaml")).map(Array.init) ?? []
-        let metrics = MetricsRegistry()
-        self.metrics = metrics
-        let api = ContactsAPI(store: ContactStore(pool: pool), trustedProxies: trustedProxies, openAPIDocument: document,
-                              readinessTimeout: readinessTimeout)
-        let capture = accessLog
-        let logger = AccessLog(format: .logfmt, flushInterval: nil) { capture.append(String(decoding: $0, as: UTF8.self)) }
-        let errors = errorLog
-        let keys = makeKeyGate(pool)
-        self.keys = keys
-        let service = ContactsService(api: api, metrics: metrics, keys: keys, accessLog: logger,
-                                      errorLog: ErrorLog(format: .logfmt, writesInBackground: false) { errors.append(String(decoding: $0, as: UTF8.self)) })
-        self.service = service
-        var configuration = HTTPServerConfiguration(host: "::", port: 0, eventLoops: 2)
-        configuration.errorResponse = responses.recording(ContactsAPI.protocolErrorResponse)
-        configuration.handlerTimeout = handlerTimeout
-        configuration.handlerTimedOut = service.handlerTimedOut
-        server = HTTPServer(configuration: configuration, handler: responses.recording(service.handle))
-        service.observe(server)
-        try server.start()
+        var configuration = ApplicationConfiguration(
+            database: connection, pool: .init(maxConnections: poolSize),
+            http: HTTPServerConfiguration(host: "::", port: 0, eventLoops: 2), trustedProxies: trustedProxies,
+            openAPIDocument: FileManager.default.contents(atPath: Self.repositoryFile("openapi.yaml")).map(Array.init) ?? [],
+            readinessTimeout: readinessTimeout, keyGate: keyGateSettings)
+        configuration.http.handlerTimeout = handlerTimeout
+        let capture = accessLog, errors = errorLog
+        configuration.accessLog = AccessLog(format: .logfmt, flushInterval: nil) { capture.append(String(decoding: $0, as: UTF8.self)) }
+        configuration.errorLog = ErrorLog(format: .logfmt, writesInBackground: false) { errors.append(String(decoding: $0, as: UTF8.self)) }
+        configuration.outerMiddleware = [responses]
+        configuration.protocolErrorObserver = responses.recordProtocolError
+        loops = (0..<2).map { EventLoop(name: "test-loop-\($0)") }
+        let application = CRMApplication(configuration: configuration, loops: loops)
+        self.application = application
+        pool = application.pool
+        server = application.server
+        metrics = application.metrics
+        keys = application.keys
+        try application.start()
     }
 
     override func tearDown() async throws {
         await server?.shutdown(gracePeriod: .seconds(2))
         await pool?.shutdown()
+        loops.forEach { $0.shutdown() }
         await database?.drop()
         cluster?.destroy()
         // Every answer of this test against the route table and the documented contract.

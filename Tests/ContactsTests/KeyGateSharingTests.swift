@@ -32,7 +32,7 @@ final class KeyLookupSharingTests: ContactsTestCase {
         XCTAssertEqual(gate.statistics.lookups, 1, "one lookup answered all five")
         XCTAssertEqual(try metric(#"crm_db_errors_total{class="57"}"#), 1, "counted once, not once per request")
         XCTAssertEqual(gate.databaseErrors.snapshot, ["57": 1])
-        XCTAssertEqual(service.api.databaseErrors.snapshot, [:], "and not again by the service")
+        XCTAssertEqual(application.api.databaseErrors.snapshot, [:], "and not again by the service")
         try unlockKeyTable(holder)
         XCTAssertEqual(try get(1).status, 404)
         XCTAssertEqual(try metric(#"crm_db_errors_total{class="57"}"#), 1)
@@ -75,8 +75,8 @@ final class KeyLookupSharingThrottleTests: ContactsTestCase {
 /// looked up, and only a key that is not live is refused. Two addresses tracked, 1 refusal a
 /// second each; the gate is asked directly, for addresses a test cannot connect from.
 final class RefusedAuthenticationOverflowTests: ContactsTestCase {
-    override func makeKeyGate(_ pool: ConnectionPool) -> KeyGate {
-        KeyGate(pool: pool, authFailureRate: 1, addressCapacity: 2)
+    override var keyGateSettings: ApplicationConfiguration.KeyGateSettings {
+        .init(authFailureRate: 1, addressCapacity: 2)
     }
 
     func testALiveKeyIsNeverRefusedBecauseOfOtherAddressesRefusals() async throws {

@@ -136,8 +136,8 @@ final class KeyGateTests: ContactsTestCase {
 final class KeyGateFloodTests: ContactsTestCase {
     override var rateLimitBurst: Int? { 50 }
 
-    override func makeKeyGate(_ pool: ConnectionPool) -> KeyGate {
-        KeyGate(pool: pool, burst: 50, authFailureRate: 0, capacity: 4)
+    override var keyGateSettings: ApplicationConfiguration.KeyGateSettings {
+        .init(burst: 50, authFailureRate: 0, capacity: 4)
     }
 
     /// Checks one `429` of keyA to the letter.

@@ -4,8 +4,8 @@ import TestSupport
 import XCTest
 
 /// openapi.yaml against the code: every (path, method, status) the router can answer
-/// (`ContactsAPI.routes`, which the router itself dispatches on, and the HTTP server's own
-/// `ContactsAPI.serverStatuses`) is documented, and nothing else is. Real responses are held
+/// (`RouteTable.routes`, which the router itself dispatches on, and the HTTP server's own
+/// `RouteTable.serverStatuses`) is documented, and nothing else is. Real responses are held
 /// to their documented schemas by every ContactsTestCase's tearDown (ResponseRecorder); the
 /// test below provokes each kind of answer once, and the checkers are shown to fail.
 final class OpenAPIDocumentTests: XCTestCase {
@@ -16,9 +16,9 @@ final class OpenAPIDocumentTests: XCTestCase {
     /// What the code can answer, as "template METHOD status".
     static var derivedAnswers: Set<String> {
         var answers: Set<String> = []
-        for route in ContactsAPI.routes where route.template != "other" {
+        for route in RouteTable.routes {
             for method in route.methods {
-                for status in method.statuses + ContactsAPI.serverStatuses {
+                for status in method.statuses + RouteTable.serverStatuses {
                     answers.insert("\(route.template) \(method.name) \(status)")
                 }
             }
@@ -37,24 +37,26 @@ final class OpenAPIDocumentTests: XCTestCase {
     func testEveryRouteIsAPathAndEveryOtherMethodAndPathIsDocumentedOnce() throws {
         let document = try contract().document
         let paths = Set(document["paths"]?.object?.keys.map { $0 } ?? [])
-        let templates = Set(ContactsAPI.routes.map(\.template)).subtracting(["other"])
+        let templates = Set(RouteTable.routes.map(\.template))
         XCTAssertEqual(paths, templates)
-        for route in ContactsAPI.routes where route.template != "other" {
-            XCTAssertEqual(route.otherMethodStatus, 405, route.template)
+        XCTAssertFalse(templates.contains(RouteTable.unmatchedLabel))
+        for route in RouteTable.routes {
+            XCTAssertEqual(route.statuses(for: "PATCH"), [405], route.template)
             let description = document["paths"]?[route.template]?["description"]?.string ?? ""
             XCTAssertTrue(description.contains("#/components/responses/MethodNotAllowed"), "\(route.template) points at the 405")
             XCTAssertTrue(description.contains("`\(route.methodNotAllowedMessage)`") || route.template == "/crm/{listing_id}",
                           "\(route.template) gives the 405's message")
-            // routeIndex, which the router uses, agrees with the table.
+            // The matcher, which the router uses, agrees with the table.
             let sample = route.template.replacingOccurrences(of: "{listing_id}", with: "12")
-            XCTAssertEqual(ContactsAPI.routeIndex(Substring(sample)), ContactsAPI.routes.firstIndex { $0.template == route.template })
+            XCTAssertEqual(RouteTable.match(Substring(sample)).index, RouteTable.routes.firstIndex { $0.template == route.template })
         }
-        XCTAssertEqual(ContactsAPI.routes[ContactsAPI.routeIndex("/nowhere")].template, "other")
-        XCTAssertEqual(ContactsAPI.routes.last?.otherMethodStatus, 404)
+        XCTAssertEqual(RouteTable.match("/nowhere").index, RouteTable.routes.count)
+        XCTAssertEqual(RouteTable.labels.last, "other")
+        XCTAssertEqual(RouteTable.statuses(path: "/nowhere", method: "PATCH"), [404])
         let allow = try contract().resolved(document["components"]?["responses"]?["MethodNotAllowed"]?["headers"]?["Allow"] ?? .null)
         XCTAssertEqual(allow?["required"], .bool(true))
         XCTAssertEqual(Set(allow?["schema"]?["enum"]?.array?.compactMap(\.string) ?? []),
-                       Set(ContactsAPI.routes.dropLast().map(\.allow)), "every Allow value, and only those")
+                       Set(RouteTable.routes.map(\.allow)), "every Allow value, and only those")
         XCTAssertNotNil(document["components"]?["responses"]?["RouteNotFound"])
     }
 
@@ -194,9 +196,10 @@ final class OpenAPIResponseTests: ContactsTestCase {
         XCTAssertEqual(try put(1, [("id", "\(created)"), ("email", "doc2@example.com")]).status, 409)
         XCTAssertEqual(try delete(1, [("id", "\(created)")]).status, 202)
         XCTAssertEqual(try delete(1, [("id", "\(created)")]).status, 404)
-        for route in ContactsAPI.routes {
-            let path = route.template.replacingOccurrences(of: "{listing_id}", with: "1").replacingOccurrences(of: "other", with: "/nowhere")
-            XCTAssertEqual(try call("PATCH", path, key: keyA).status, route.otherMethodStatus, path)
+        XCTAssertEqual(try call("PATCH", "/nowhere", key: keyA).status, 404)
+        for route in RouteTable.routes {
+            let path = route.template.replacingOccurrences(of: "{listing_id}", with: "1")
+            XCTAssertEqual(try call("PATCH", path, key: keyA).status, 405, path)
             if route.template != "/crm/{listing_id}" {
                 for method in route.methods.map(\.name) {
                     XCTAssertEqual(try call(method, path, key: nil).status, 200, "\(method) \(path)")
@@ -206,17 +209,17 @@ final class OpenAPIResponseTests: ContactsTestCase {
         XCTAssertEqual(try call("GET", "/crm/1/extra", key: keyA).status, 404)
 
         // Each (route, method, status) of the table was answered here or has a test of its own.
-        var expected: Set<String> = []
-        for route in ContactsAPI.routes {
+        var expected: Set<String> = ["\(RouteTable.unmatchedLabel) OTHER 404"]
+        for route in RouteTable.routes {
             for method in route.methods {
                 for status in method.statuses where Self.provokedElsewhere[String(status)] == nil {
                     expected.insert("\(route.template) \(method.name) \(status)")
                 }
             }
-            expected.insert("\(route.template) OTHER \(route.otherMethodStatus)")
+            expected.insert("\(route.template) OTHER 405")
         }
         XCTAssertEqual(expected.subtracting(responses.observed).sorted(), [], "answers of the table not provoked")
-        XCTAssertEqual(responses.problems(), [], "every answer matches ContactsAPI.routes and openapi.yaml")
+        XCTAssertEqual(responses.problems(), [], "every answer matches RouteTable.routes and openapi.yaml")
         XCTAssertGreaterThan(responses.count, 40)
     }
 }

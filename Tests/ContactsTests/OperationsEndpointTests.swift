@@ -134,13 +134,13 @@ final class ReadinessTests: XCTestCase {
         let cluster = try TemporaryPostgresCluster()
         defer { cluster.destroy() }
         try cluster.start()
-        let pool = ConnectionPool(configuration: .init(maxConnections: 2, acquireTimeout: .seconds(1)),
-                                  connection: PostgresConfiguration(connectionString: cluster.connectionString, connectTimeout: .seconds(1)),
-                                  loop: TestDatabase.loop)
-        let api = ContactsAPI(store: ContactStore(pool: pool))
+        let application = CRMApplication(configuration: ApplicationConfiguration(
+            database: PostgresConfiguration(connectionString: cluster.connectionString, connectTimeout: .seconds(1)),
+            pool: .init(maxConnections: 2, acquireTimeout: .seconds(1))), loops: [TestDatabase.loop])
+        let pool = application.pool
         let request = { (path: String) async -> Int in
             let head = HTTPRequestHead(method: "GET", target: path, version: .http1_1, headers: HTTPHeaders())
-            return await api.handle(HTTPRequest(head: head, body: [], peerAddress: "127.0.0.1")).status
+            return await application.handle(HTTPRequest(head: head, body: [], peerAddress: "127.0.0.1")).status
         }
         let up = await request("/readyz")
         XCTAssertEqual(up, 200)

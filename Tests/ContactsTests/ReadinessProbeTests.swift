@@ -45,7 +45,7 @@ final class ReadinessProbeTests: ContactsTestCase {
     override var readinessTimeout: Duration { .seconds(20) }
 
     func testConcurrentCallersShareOnePingQueuedBehindABusyPool() throws {
-        let pool = self.pool!, probe = service.api.readinessProbe
+        let pool = self.pool!, probe = application.api.readinessProbe
         // Every pool connection leased: the ping has to wait in the pool's queue.
         let leased = try leaseEveryConnection(of: pool)
         let responses = try readyz(port: server.port, 50) {
@@ -72,7 +72,7 @@ final class ReadinessTimeoutTests: ContactsTestCase {
     override var readinessTimeout: Duration { .seconds(2) }
 
     func testCallersThatGiveUpLeaveNothingInThePoolsQueue() throws {
-        let pool = self.pool!, probe = service.api.readinessProbe
+        let pool = self.pool!, probe = application.api.readinessProbe
         let leased = try leaseEveryConnection(of: pool)
         let responses = try readyz(port: server.port, 50) {
             try waitUntil("50 callers waiting for the ping", timeout: .seconds(10)) { probe.statistics.waiting == 50 }
@@ -139,19 +139,16 @@ final class ReadinessUnreachableTests: XCTestCase {
     }
 
     /// The service with its own server, over a pool to PostgreSQL at `port` on 127.0.0.1.
-    private func serve(databasePort: Int, readinessTimeout: Duration) throws -> (HTTPServer, ContactsService, ConnectionPool) {
+    private func serve(databasePort: Int, readinessTimeout: Duration) throws -> (HTTPServer, CRMApplication, ConnectionPool) {
         let connection = PostgresConfiguration(connectionString: "host=127.0.0.1 port=\(databasePort) dbname=nothing user=nobody",
                                                connectTimeout: .seconds(3))
-        let pool = ConnectionPool(configuration: .init(maxConnections: 4), connection: connection, loop: TestDatabase.loop)
-        pools.append(pool)
-        let api = ContactsAPI(store: ContactStore(pool: pool), readinessTimeout: readinessTimeout)
-        let service = ContactsService(api: api, metrics: MetricsRegistry(), keys: KeyGate(pool: pool), accessLog: nil, errorLog: nil)
-        var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, eventLoops: 1)
-        configuration.errorResponse = ContactsAPI.protocolErrorResponse
-        let server = HTTPServer(configuration: configuration, handler: service.handle)
-        try server.start()
-        servers.append(server)
-        return (server, service, pool)
+        let application = CRMApplication(configuration: ApplicationConfiguration(
+            database: connection, pool: .init(maxConnections: 4), http: HTTPServerConfiguration(host: "127.0.0.1", port: 0),
+            readinessTimeout: readinessTimeout), loops: [TestDatabase.loop])
+        pools.append(application.pool)
+        try application.start()
+        servers.append(application.server)
+        return (application.server, application, application.pool)
     }
 
     /// A TCP port that accepts connections (the kernel completes them) and never says a word.
@@ -174,8 +171,8 @@ final class ReadinessUnreachableTests: XCTestCase {
     }
 
     func testADatabaseThatNeverAnswersCostsOnePingAndNoQueuedWaiter() throws {
-        let (server, service, pool) = try serve(databasePort: try silentPort(), readinessTimeout: .seconds(2))
-        let probe = service.api.readinessProbe
+        let (server, application, pool) = try serve(databasePort: try silentPort(), readinessTimeout: .seconds(2))
+        let probe = application.api.readinessProbe
         let responses = try readyz(port: server.port, 50) {
             try waitUntil("50 callers waiting for the ping", timeout: .seconds(10)) { probe.statistics.waiting == 50 }
         }
@@ -185,12 +182,12 @@ final class ReadinessUnreachableTests: XCTestCase {
     }
 
     func testARefusedConnectionIsCountedOncePerPingAsAConnectionError() throws {
-        let (server, service, pool) = try serve(databasePort: try FreePort.next(), readinessTimeout: .seconds(5))
+        let (server, application, pool) = try serve(databasePort: try FreePort.next(), readinessTimeout: .seconds(5))
         let response = try RawHTTPClient(port: server.port)
         try response.send("GET /readyz HTTP/1.1\r\nHost: test\r\n\r\n")
         XCTAssertEqual(try response.readResponse().status, 503)
-        XCTAssertEqual(service.api.readinessProbe.statistics.pings, 1)
-        XCTAssertEqual(service.api.databaseErrors.snapshot, ["connection": 1])
+        XCTAssertEqual(application.api.readinessProbe.statistics.pings, 1)
+        XCTAssertEqual(application.api.databaseErrors.snapshot, ["connection": 1])
         XCTAssertEqual(pool.statistics.waiting, 0)
         let metrics = try RawHTTPClient(port: server.port)
         try metrics.send("GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")

@@ -3,10 +3,10 @@ import HTTP
 import Synchronization
 
 /// Every answer a test's server gave, kept so that tearDown can hold each one to the route
-/// table (`ContactsAPI.routes`: the statuses the service may answer) and to openapi.yaml (the
+/// table (`RouteTable.routes`: the statuses the service may answer) and to openapi.yaml (the
 /// documented status, headers and schema). The whole contacts suite is thereby a check of the
 /// document against real responses.
-final class ResponseRecorder: Sendable {
+final class ResponseRecorder: Middleware {
     private struct Answer {
         let method: String
         /// Nil for an answer of the HTTP server itself (a protocol error: no request to name).
@@ -18,26 +18,22 @@ final class ResponseRecorder: Sendable {
 
     private let answers = Mutex<[Answer]>([])
 
-    /// Wraps a handler so that its answers are recorded.
-    func recording(_ handler: @escaping @Sendable (HTTPRequest) async -> HTTPResponse) -> HTTPHandler {
-        { request in
-            let response = await handler(request)
-            self.answers.withLock {
-                $0.append(Answer(method: request.method, path: request.path, status: response.status,
-                                 headers: Array(response.headers), body: response.body))
-            }
-            return response
+    /// The outermost middleware: records every answer of the application as the client gets it.
+    func respond(to context: RequestContext, next: Responder) async throws -> HTTPResponse {
+        let response = try await next.respond(context)
+        let request = context.request
+        answers.withLock {
+            $0.append(Answer(method: request.method, path: request.path, status: response.status,
+                             headers: Array(response.headers), body: response.body))
         }
+        return response
     }
 
-    /// Wraps the server's protocol-error responder so that its answers are recorded.
-    func recording(_ respond: @escaping @Sendable (HTTPProtocolError) -> HTTPResponse) -> @Sendable (HTTPProtocolError) -> HTTPResponse {
-        { error in
-            let response = respond(error)
-            self.answers.withLock {
-                $0.append(Answer(method: "", path: nil, status: response.status, headers: Array(response.headers), body: response.body))
-            }
-            return response
+    /// Records an answer of the HTTP server itself (``ApplicationConfiguration/protocolErrorObserver``).
+    @Sendable
+    func recordProtocolError(_ response: HTTPResponse) {
+        answers.withLock {
+            $0.append(Answer(method: "", path: nil, status: response.status, headers: Array(response.headers), body: response.body))
         }
     }
 
@@ -48,7 +44,9 @@ final class ResponseRecorder: Sendable {
     var observed: Set<String> {
         Set(answers.withLock { $0 }.compactMap { answer in
             guard let path = answer.path else { return nil }
-            let route = ContactsAPI.routes[ContactsAPI.routeIndex(path)]
+            guard let route = RouteTable.route(at: RouteTable.match(path).index) else {
+                return "\(RouteTable.unmatchedLabel) OTHER \(answer.status)"
+            }
             return "\(route.template) \(route.serves(answer.method) ? answer.method : "OTHER") \(answer.status)"
         })
     }
@@ -63,8 +61,8 @@ final class ResponseRecorder: Sendable {
         var found: [String] = []
         for answer in answers.withLock({ $0 }) {
             guard let path = answer.path else {
-                if !ContactsAPI.serverStatuses.contains(answer.status) {
-                    found.append("the server answered \(answer.status) itself, not in ContactsAPI.serverStatuses")
+                if !RouteTable.serverStatuses.contains(answer.status) {
+                    found.append("the server answered \(answer.status) itself, not in RouteTable.serverStatuses")
                 }
                 // Not tied to a path: held to the error shape every server-level answer shares.
                 let schema = JSONValue.object(["$ref": .string("#/components/schemas/Error")])
@@ -72,12 +70,13 @@ final class ResponseRecorder: Sendable {
                 found += contract.checker.problems(body, schema, at: "server \(answer.status)")
                 continue
             }
-            let route = ContactsAPI.routes[ContactsAPI.routeIndex(path)]
-            if !route.statuses(for: answer.method).contains(answer.status) {
-                found.append("\(answer.method) \(path) answered \(answer.status), not in ContactsAPI.routes for \(route.template)")
+            let route = RouteTable.route(at: RouteTable.match(path).index)
+            let template = route?.template ?? RouteTable.unmatchedLabel
+            if !RouteTable.statuses(path: path, method: answer.method).contains(answer.status) {
+                found.append("\(answer.method) \(path) answered \(answer.status), not in RouteTable.routes for \(template)")
             }
             // A method the path does not serve is documented once, by MethodNotAllowed.
-            found += contract.problems(template: route.template, method: route.serves(answer.method) ? answer.method : "OTHER",
+            found += contract.problems(template: template, method: route?.serves(answer.method) == true ? answer.method : "OTHER",
                                        status: answer.status, headers: answer.headers, body: answer.body)
         }
         return found

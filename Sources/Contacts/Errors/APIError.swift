@@ -29,13 +29,20 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     public let parameter: String?
     /// The members of `data` as JSON text without braces, e.g. `"contact_id":12`.
     public let dataMembers: String
+    /// The `Allow` header of a `405`: the methods the route serves.
+    public let allow: String?
+    /// The `Retry-After` header, in seconds (a `503` without one gets `1`).
+    public let retryAfterSeconds: Int?
 
-    public init(status: Int, code: Code, message: String, parameter: String? = nil, dataMembers: String = "") {
+    public init(status: Int, code: Code, message: String, parameter: String? = nil, dataMembers: String = "",
+                allow: String? = nil, retryAfterSeconds: Int? = nil) {
         self.status = status
         self.code = code
         self.message = message
         self.parameter = parameter
         self.dataMembers = dataMembers
+        self.allow = allow
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     public static func invalid(_ parameter: String, _ message: String) -> APIError {
@@ -64,12 +71,14 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let contactNotFound = APIError(status: 404, code: .notFound, message: "The contact ID provided was not found.")
     public static let noContactsFound = APIError(status: 404, code: .notFound, message: "No contacts found.", dataMembers: "\"results\":[],\"next_after\":null")
     public static let deleteTargetNotFound = APIError(status: 404, code: .notFound, message: "No contact matches the given identifiers.")
-    /// The contacts route's `405` (ContactsAPI.routes).
-    public static let methodNotAllowed = ContactsAPI.contactsRoute.methodNotAllowed
     public static let routeNotFound = APIError(status: 404, code: .notFound, message: "No such endpoint.")
     public static let unsupportedMediaType = APIError(
         status: 415, code: .unsupportedMediaType,
         message: "Send application/x-www-form-urlencoded, application/json or multipart/form-data.")
+    public static func rateLimited(_ message: String, retryAfterSeconds: Int) -> APIError {
+        APIError(status: 429, code: .rateLimited, message: message, retryAfterSeconds: retryAfterSeconds)
+    }
+
     public static let unavailable = APIError(status: 503, code: .unavailable, message: "The database is unavailable; try again shortly.")
     public static let `internal` = APIError(status: 500, code: .internal, message: "An unexpected error occurred.")
 

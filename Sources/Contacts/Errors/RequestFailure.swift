@@ -1,7 +1,8 @@
 import Postgres
 
 /// What an error that ends a request means, decided in this one place for every path that can
-/// fail (the operations, the key lookup, readiness): the answer the client gets, the class
+/// fail (the router, the key gate, the operations; ``ErrorMiddleware`` applies it, and
+/// ``APIError/init(_:)`` maps the HTTP server's own refusals): the answer the client gets, the class
 /// `crm_db_errors_total` counts it under, and, for a `500`, the fields of its error log line.
 ///
 /// | error | answer | class |
@@ -22,9 +23,13 @@ import Postgres
 struct RequestFailure: Sendable {
     let error: any Error
     let answer: APIError
+    /// True for a key lookup's error (``KeyLookupFailure``): counted by the gate already.
+    let alreadyCounted: Bool
 
-    init(_ error: any Error) {
+    init(_ thrown: any Error) {
+        let error = (thrown as? KeyLookupFailure)?.underlying ?? thrown
         self.error = error
+        alreadyCounted = thrown is KeyLookupFailure
         switch error {
         case let error as APIError:
             answer = error

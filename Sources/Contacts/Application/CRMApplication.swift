@@ -1,0 +1,103 @@
+import HTTP
+import Operations
+import Postgres
+import Reactor
+
+/// The whole service wired once: the pool, the API's endpoints, the key gate, the middleware
+/// chain, the router and the HTTP server. `crm serve`, the tests and the fuzzers all build it
+/// here, so a test runs the same wiring as production.
+///
+/// One request's way: ``handle(_:)`` makes its ``RequestContext`` (route matched, id, key),
+/// then the chain runs, outermost first: the configuration's outer middleware, request id,
+/// metrics, access log, error mapping, and the ``Router`` (`404`, `405`, path parameters, then
+/// the route's own chain: the key gate and the handler).
+public final class CRMApplication: Sendable {
+    public let configuration: ApplicationConfiguration
+    public let pool: ConnectionPool
+    public let api: ContactsAPI
+    public let keys: KeyGate
+    public let metrics: MetricsRegistry
+    public let server: HTTPServer
+    private let chain: Responder
+    private let timeoutObservers: [any HandlerTimeoutObserver]
+
+    /// Builds the service on `loops`, shared by the HTTP server and the pool's partitions (a
+    /// request's queries go out on a connection of the loop that handles it). Nothing runs
+    /// until ``start()``.
+    public init(configuration: ApplicationConfiguration, loops: [EventLoop]) {
+        self.configuration = configuration
+        pool = ConnectionPool(configuration: configuration.pool, connection: configuration.database, loops: loops)
+        let metrics = MetricsRegistry()
+        self.metrics = metrics
+        ServiceMetrics.declare(in: metrics, accessLog: configuration.accessLog, errorLog: configuration.errorLog)
+        api = ContactsAPI(store: ContactStore(pool: pool), metrics: metrics, trustedProxies: configuration.trustedProxies,
+                          openAPIDocument: configuration.openAPIDocument, readinessTimeout: configuration.readinessTimeout)
+        let gate = configuration.keyGate
+        keys = KeyGate(pool: pool, burst: gate.burst, authFailureRate: gate.authFailureRate, capacity: gate.capacity,
+                       addressCapacity: gate.addressCapacity)
+        let requestMetrics = MetricsMiddleware(registry: metrics)
+        let errors = ErrorMiddleware(databaseErrors: api.databaseErrors, errorLog: configuration.errorLog)
+        let router = Router(api: api, keyGate: KeyGateMiddleware(keys: keys, api: api, metrics: metrics), errors: errors)
+        ServiceMetrics.declare(in: metrics, api: api, keys: keys)
+        let accessLog = configuration.accessLog.map { AccessLogMiddleware(log: $0) }
+        let observers: [any HandlerTimeoutObserver] = [requestMetrics] + (accessLog.map { [$0] } ?? [])
+        timeoutObservers = observers
+        let middleware: [any Middleware] = configuration.outerMiddleware + [RequestIDMiddleware(), requestMetrics]
+            + (accessLog.map { [$0] } ?? []) + [errors]
+        chain = MiddlewareChain.compose(middleware, around: Responder { try await router.respond(to: $0) })
+        server = HTTPServer(configuration: Self.serverConfiguration(configuration, observers: observers), loops: loops,
+                            handler: { [chain] request in await Self.respond(to: request, chain: chain) })
+        ServiceMetrics.declare(in: metrics, server: server)
+    }
+
+    /// Answers one request through the whole chain, as the server does; never throws.
+    @Sendable
+    public func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        await Self.respond(to: request, chain: chain)
+    }
+
+    public func start() throws {
+        try server.start()
+    }
+
+    /// Stops accepting, finishes the requests in flight within `gracePeriod`, and flushes the
+    /// logs. The pool is the caller's to shut down (``ConnectionPool/shutdown()``), since a
+    /// query stuck on an unreachable database may need abandoning.
+    public func stopServing(gracePeriod: Duration) async {
+        await server.shutdown(gracePeriod: gracePeriod)
+        configuration.accessLog?.close()
+        configuration.errorLog?.close()
+    }
+
+    private static func respond(to request: HTTPRequest, chain: Responder) async -> HTTPResponse {
+        let context = RequestContext(request)
+        do {
+            return try await chain.respond(context)
+        } catch {
+            // The error middleware answers everything below it; this is for an outer middleware's own error.
+            return APIResponse.error(RequestFailure(error).answer)
+        }
+    }
+
+    /// The server's own answers in the API's shape, and its handler-deadline `503` tagged with
+    /// the request's id and reported to the metrics and the access log.
+    private static func serverConfiguration(_ configuration: ApplicationConfiguration,
+                                            observers: [any HandlerTimeoutObserver]) -> HTTPServerConfiguration {
+        var http = configuration.http
+        let observe = configuration.protocolErrorObserver
+        http.errorResponse = { error in
+            let response = APIResponse.protocolError(error)
+            observe?(response)
+            return response
+        }
+        http.handlerTimedOut = { timeout in
+            let context = RequestContext(timeout.request)
+            var response = timeout.response
+            response.headers.set("X-Request-Id", context.requestID)
+            let seconds = Double(MonotonicClock.nanoseconds(timeout.elapsed)) / 1e9
+            for observer in observers { observer.handlerTimedOut(context, response: response, seconds: seconds) }
+            return response
+        }
+        return http
+    }
+}
