@@ -32,29 +32,8 @@ struct SchemaChecker {
                 if value != rule { found.append("\(path): \(value) is not \(rule)") }
             case "enum":
                 if !(rule.array ?? []).contains(value) { found.append("\(path): \(value) is not one of \(rule)") }
-            case "properties":
-                guard let members = value.object else { continue }
-                for (name, propertySchema) in rule.object ?? [:] {
-                    if let member = members[name] { found += problems(member, propertySchema, at: "\(path).\(name)") }
-                }
-            case "required":
-                guard let members = value.object else { continue }
-                for name in rule.array?.compactMap(\.string) ?? [] where members[name] == nil {
-                    found.append("\(path): required member \(name) is missing")
-                }
-            case "additionalProperties":
-                guard let members = value.object else { continue }
-                let declared = Set(rules["properties"]?.object?.keys.map { $0 } ?? [])
-                for (name, member) in members where !declared.contains(name) {
-                    found += problems(member, rule, at: "\(path).\(name)")
-                }
-            case "items":
-                for (offset, item) in (value.array ?? []).enumerated() { found += problems(item, rule, at: "\(path)[\(offset)]") }
-            case "minItems", "maxItems":
-                guard let items = value.array, case .integer(let bound) = rule else { continue }
-                if keyword == "minItems" ? items.count < bound : items.count > bound {
-                    found.append("\(path): \(items.count) items, \(keyword) \(bound)")
-                }
+            case "properties", "required", "additionalProperties", "items", "minItems", "maxItems":
+                found += containerProblems(keyword, rule, value, rules: rules, at: path)
             case "minimum", "maximum":
                 guard let number = Self.number(value), let bound = Self.number(rule) else { continue }
                 if keyword == "minimum" ? number < bound : number > bound { found.append("\(path): \(value) breaks \(keyword) \(bound)") }
@@ -80,6 +59,40 @@ struct SchemaChecker {
             default:
                 if !Self.annotations.contains(keyword) { found.append("\(path): unsupported schema keyword \(keyword)") }
             }
+        }
+        return found
+    }
+
+    /// The problems of an object's or array's keyword (`properties`, `required`, `items`, …).
+    private func containerProblems(_ keyword: String, _ rule: JSONValue, _ value: JSONValue, rules: [String: JSONValue],
+                                   at path: String) -> [String] {
+        var found: [String] = []
+        switch keyword {
+            case "properties":
+                guard let members = value.object else { return [] }
+                for (name, propertySchema) in rule.object ?? [:] {
+                    if let member = members[name] { found += problems(member, propertySchema, at: "\(path).\(name)") }
+                }
+            case "required":
+                guard let members = value.object else { return [] }
+                for name in rule.array?.compactMap(\.string) ?? [] where members[name] == nil {
+                    found.append("\(path): required member \(name) is missing")
+                }
+            case "additionalProperties":
+                guard let members = value.object else { return [] }
+                let declared = Set(rules["properties"]?.object?.keys.map { $0 } ?? [])
+                for (name, member) in members where !declared.contains(name) {
+                    found += problems(member, rule, at: "\(path).\(name)")
+                }
+            case "items":
+                for (offset, item) in (value.array ?? []).enumerated() { found += problems(item, rule, at: "\(path)[\(offset)]") }
+            case "minItems", "maxItems":
+                guard let items = value.array, case .integer(let bound) = rule else { return [] }
+                if keyword == "minItems" ? items.count < bound : items.count > bound {
+                    found.append("\(path): \(items.count) items, \(keyword) \(bound)")
+                }
+            default:
+                break
         }
         return found
     }
