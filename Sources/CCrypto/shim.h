@@ -1,4 +1,5 @@
-// OpenSSL's libcrypto (apt: libssl-dev): digests and the random generator. Only libcrypto is
-// linked, not libssl; libpq loads the same library for TLS.
+// OpenSSL's libcrypto (apt: libssl-dev): digests, MACs, the random generator and constant-time
+// comparison. Only libcrypto is linked, not libssl; libpq loads the same library for TLS.
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>

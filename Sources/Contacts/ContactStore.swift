@@ -2,11 +2,12 @@ import Postgres
 
 /// The contacts API's database calls. Each operation is one statement, one round trip: the
 /// key's hash and its grant for the listing are checked by the same SQL function or query that
-/// does the work (sql/004_api.sql, 005, 007), and the contacts come back already rendered as
-/// JSON by PostgreSQL. ``isGranted(keyHash:listing:)`` asks only whether the key may use the
+/// does the work (sql/004_api.sql, 005, 007, 008), and the contacts come back already rendered
+/// as JSON by PostgreSQL. ``isGranted(keyHash:listing:)`` asks only whether the key may use the
 /// listing: after a search that found nothing, and before answering a refused parameter.
 public struct ContactStore: Sendable {
-    /// What a write returned, as `crm_api_*` reports it.
+    /// What a write returned: the ``ContactOutcome`` a `crm_api_*` function reported, with the
+    /// contact id and payload that outcome carries.
     public enum WriteOutcome: Sendable, Equatable {
         case forbidden
         case created(contactJSON: String)
@@ -107,21 +108,20 @@ public struct ContactStore: Sendable {
 
     private func write(_ statement: PreparedStatement, _ parameters: [(any PostgresEncodable)?]) async throws -> WriteOutcome {
         let row = try await pool.withConnection { try await $0.execute(statement, parameters) }[0]
-        let outcome = try row.decode(String.self, column: 0)
+        let outcome = try row.decode(ContactOutcome.self, column: 0)
         let contactID = try row.decode(Int64?.self, column: 1)
         let payload = try row.decode(String?.self, column: 2)
         switch outcome {
-        case "forbidden": return .forbidden
-        case "created": return .created(contactJSON: payload ?? "null")
-        case "updated": return .updated(contactJSON: payload ?? "null")
-        case "deleted": return .deleted(contactIDsJSON: payload ?? "[]")
-        case "not_found": return .notFound
-        case "duplicate": return .duplicate(existing: contactID)
-        case "conflict": return .conflict(existing: contactID)
-        case "blacklisted": return .blacklisted(parameter: Self.unquote(payload))
-        case "invalid": return .invalid(parameter: Self.unquote(payload))
-        case "last_contact_point": return .lastContactPoint(parameter: Self.unquote(payload))
-        default: throw PostgresError(kind: .client, message: "unexpected outcome \(outcome)")
+        case .forbidden: return .forbidden
+        case .created: return .created(contactJSON: payload ?? "null")
+        case .updated: return .updated(contactJSON: payload ?? "null")
+        case .deleted: return .deleted(contactIDsJSON: payload ?? "[]")
+        case .notFound: return .notFound
+        case .duplicate: return .duplicate(existing: contactID)
+        case .conflict: return .conflict(existing: contactID)
+        case .blacklisted: return .blacklisted(parameter: Self.unquote(payload))
+        case .invalid: return .invalid(parameter: Self.unquote(payload))
+        case .lastContactPoint: return .lastContactPoint(parameter: Self.unquote(payload))
         }
     }
 

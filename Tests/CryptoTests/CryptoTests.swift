@@ -4,10 +4,6 @@ import XCTest
 /// libcrypto through CCrypto: SHA-256 against FIPS 180-4's published test vectors, and the
 /// secure generator's output.
 final class CryptoTests: XCTestCase {
-    private func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
-    }
-
     func testSHA256MatchesTheFIPSTestVectors() {
         XCTAssertEqual(hex(SHA256.hash([UInt8]())), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         XCTAssertEqual(hex(SHA256.hash("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
@@ -34,4 +30,9 @@ final class CryptoTests: XCTestCase {
         XCTAssertTrue(draws.allSatisfy { $0 < 62 })
         XCTAssertEqual(Set(draws).count, 62, "3,000 draws below 62 reach every value (a miss: about 62 × e^-49)")
     }
+}
+
+/// Lower-case hex of `bytes`, as the published test vectors print digests.
+func hex(_ bytes: [UInt8]) -> String {
+    bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
 }
