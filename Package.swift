@@ -4,7 +4,8 @@ import PackageDescription
 /// Module layers (see README "Where things live"):
 /// CLibPQ, CLinux, CCrypto (C headers only) → Reactor (epoll event loop) → Postgres (libpq
 /// client, pool, migrations) and HTTP (server); Crypto (libcrypto: SHA-256, secure random);
-/// Operations (metrics, logs); Contacts (the API) on all of them → crm (command line).
+/// Operations (observability: metrics, access and error logs, request ids); Contacts (the API)
+/// on all of them → crm (command line).
 let package = Package(
     name: "crm",
     platforms: [.macOS(.v15)],
@@ -100,7 +101,7 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
-        .testTarget(name: "OperationsTests", dependencies: ["Operations", "TestSupport"]),
+        .testTarget(name: "OperationsTests", dependencies: ["Operations"]),
         .testTarget(name: "ContactsTests", dependencies: [
             "Contacts", "HTTP", "Postgres", "Operations", "TestSupport",
         ]),
