@@ -48,7 +48,7 @@ public struct ContactsAPI: Sendable {
     }
 
     /// `/healthz`'s answer, built once: it is what load balancers poll.
-    static let healthy = APIResponse.success(200, "The service is running.", data: "")
+    static let healthy = APIResponse.success(200, "The service is running.")
 
     /// The HTTP server's own error responses (400, 408, 413, 431, …) in the API's shape.
     public static let protocolErrorResponse: @Sendable (HTTPProtocolError) -> HTTPResponse = APIResponse.protocolError
@@ -109,7 +109,7 @@ public struct ContactsAPI: Sendable {
     /// `200` when the database answers a ping within the readiness timeout, else `503`
     /// (``ReadinessProbe``: one ping in flight, shared by every caller meanwhile).
     private func readiness() async -> HTTPResponse {
-        await readinessProbe.check() ? APIResponse.success(200, "The database answers.", data: "") : APIResponse.error(.unavailable)
+        await readinessProbe.check() ? APIResponse.success(200, "The database answers.") : APIResponse.error(.unavailable)
     }
 
     /// The checks of `/crm/{listing_id}` that need neither the key nor the database: the method

@@ -79,6 +79,13 @@ final class AccessLogTests: XCTestCase {
         XCTAssertEqual(object?["level"], "info")
     }
 
+    func testAJSONLineHasTimeLevelAndMessageThenSortedFieldsNumbersQuoted() {
+        var late = entry(peer: "q\"\\\u{7}", listing: "tab\there")
+        late.clientStatus = 503
+        let line = capture(.json, [late])
+        XCTAssertNotNil(line.wholeMatch(of: /\{"time":"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z","level":"info","msg":"request","bytes_in":"0","bytes_out":"42","client_status":"503","duration_ms":"1\.500","key_prefix":"crm_abcd","listing":"tab\\there","method":"GET","peer":"q\\"\\\\\\u0007","request_id":"r-1","route":"\/crm\/{listing_id}","status":"200"\}\n/), line)
+    }
+
     func testLinesAreWrittenInBatchesOnFlushOrWhenTheBufferFills() {
         let batches = Mutex<[String]>([])
         let log = AccessLog(format: .logfmt, flushInterval: .seconds(3600), bufferLimit: 1_000_000) { bytes in
