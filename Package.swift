@@ -2,9 +2,11 @@
 import PackageDescription
 
 /// Module layers (see README "Where things live"):
-/// CLibPQ, CLinux, CCrypto (C headers only) → Reactor (epoll event loop) → Postgres (libpq
+/// CLibPQ, CLinux, CCrypto (C headers only); Codecs (body codecs, JSONWriter, digit and
+/// white-space helpers; no dependencies) → Reactor (epoll event loop) → Postgres (libpq
 /// client, pool, migrations) and HTTP (server); Crypto (libcrypto: SHA-256, secure random);
-/// Operations (metrics, logs); Contacts (the API) on all of them → crm (command line).
+/// Operations (observability: metrics, access and error logs, request ids); Contacts (the
+/// API) on all of them → crm (command line).
 let package = Package(
     name: "crm",
     platforms: [.macOS(.v15)],
@@ -16,6 +18,7 @@ let package = Package(
         .library(name: "Contacts", targets: ["Contacts"]),
         .library(name: "Operations", targets: ["Operations"]),
         .library(name: "Crypto", targets: ["Crypto"]),
+        .library(name: "Codecs", targets: ["Codecs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -34,6 +37,10 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .target(
+            name: "Codecs",
+            dependencies: []
+        ),
+        .target(
             name: "Crypto",
             dependencies: ["CCrypto"]
         ),
@@ -46,23 +53,24 @@ let package = Package(
         ),
         .target(
             name: "HTTP",
-            dependencies: ["Reactor", "CLinux"]
+            dependencies: ["Reactor", "CLinux", "Codecs"]
         ),
         .target(
             name: "Postgres",
             dependencies: [
                 "CLibPQ",
                 "Reactor",
+                "Codecs",
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
         .target(
             name: "Operations",
-            dependencies: []
+            dependencies: ["Codecs"]
         ),
         .target(
             name: "Contacts",
-            dependencies: ["HTTP", "Postgres", "Operations", "Crypto", "Reactor"]
+            dependencies: ["HTTP", "Postgres", "Operations", "Crypto", "Reactor", "Codecs"]
         ),
         .executableTarget(
             name: "crm",
@@ -100,7 +108,8 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
-        .testTarget(name: "OperationsTests", dependencies: ["Operations", "TestSupport"]),
+        .testTarget(name: "CodecsTests", dependencies: ["Codecs"]),
+        .testTarget(name: "OperationsTests", dependencies: ["Operations"]),
         .testTarget(name: "ContactsTests", dependencies: [
             "Contacts", "HTTP", "Postgres", "Operations", "Reactor", "TestSupport",
         ]),

@@ -9,13 +9,14 @@
 #   route       Contacts/Routing/, Middleware/, Application/, ContactsAPI.swift, APIKey.swift, Crypto/SHA256.swift +
 #               libcrypto, KeyGate.swift, KeyCache.swift, RefusedAuthentications.swift (routing, the middleware
 #               chain, the key, its gate and rate limits)
-#   parameters  Contacts/RequestParameters.swift, FormURLEncoding.swift, FlatJSONObject.swift,
-#               MultipartFormData.swift, ContactValidation.swift, ContactOperation.swift,
+#   parameters  Contacts/RequestParameters.swift, Codecs/FormURLEncoding.swift, FlatJSONObject.swift,
+#               MultipartFormData.swift, Contacts/ContactValidation.swift, ContactOperation.swift,
 #               ContactsAPI+Operations.swift
 #   database    Postgres/*.swift, Contacts/ContactStore.swift, ContactSearchQuery.swift, libpq
 #   render      Contacts/APIResponse.swift, Errors/APIError.swift, HTTP/HTTPResponseEncoder.swift,
-#               Operations/JSONText.swift
-#   server      the rest of HTTP/, Reactor/ and Operations/ (sockets, event loop, metrics, log)
+#               Codecs/JSONWriter.swift, JSONValue.swift
+#   server      the rest of HTTP/, Reactor/, Operations/ and Codecs/ (sockets, event loop, metrics,
+#               log; digits and white space)
 #   runtime     the Swift runtime and standard library, libc (retain/release, allocation, strings)
 #   total       all of the above (user space only: the kernel's socket work is not counted)
 set -euo pipefail
@@ -79,10 +80,10 @@ for kind in healthz get_by_email post_create; do
       ir = num($1); rest = substr($0, index($0, ")") + 3); split(rest, parts, " "); where = parts[1]; object = $NF
       if (where ~ /HTTP\/(HTTPRequestParser|HTTPHeadParser|HTTPHeaders)\.swift/) c["parse"] += ir
       else if (where ~ /Contacts\/(Routing|Middleware|Application)\/|Contacts\/(ContactsAPI|ContactsAPI\+ClientAddress|APIKey|KeyGate|KeyCache|RefusedAuthentications)\.swift|Crypto\/SHA256\.swift/ || object ~ /libcrypto/) c["route"] += ir
-      else if (where ~ /Contacts\/(RequestParameters|FormURLEncoding|FlatJSONObject|MultipartFormData|ContactValidation|ContactOperation|ContactsAPI\+Operations)\.swift/) c["parameters"] += ir
+      else if (where ~ /Contacts\/(RequestParameters|ContactValidation|ContactOperation|ContactsAPI\+Operations)\.swift|Codecs\/(FormURLEncoding|FlatJSONObject|MultipartFormData|BodyDecodingError)\.swift/) c["parameters"] += ir
       else if (where ~ /Postgres\/|Contacts\/(ContactStore|ContactSearchQuery)\.swift/ || object ~ /libpq/) c["database"] += ir
-      else if (where ~ /Contacts\/(APIResponse|Errors\/APIError)\.swift|HTTP\/HTTPResponseEncoder\.swift|Operations\/JSONText\.swift/) c["render"] += ir
-      else if (where ~ /Sources\/(HTTP|Reactor|Operations)\//) c["server"] += ir
+      else if (where ~ /Contacts\/(APIResponse|Errors\/APIError)\.swift|HTTP\/HTTPResponseEncoder\.swift|Codecs\/(JSONWriter|JSONValue)\.swift/) c["render"] += ir
+      else if (where ~ /Sources\/(HTTP|Reactor|Operations|Codecs)\//) c["server"] += ir
       else c["runtime"] += ir
       total += ir
     }

@@ -1,3 +1,4 @@
+import Codecs
 import Crypto
 
 /// An API key as the service handles it: random, shown once, stored as its SHA-256.
@@ -33,21 +34,8 @@ public struct APIKey: Sendable, Hashable {
         guard let header else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let token = parts[1].trimmingSpacesAndTabs()
+        let token = parts[1].trimming(.spacesAndTabs)
         guard !token.isEmpty, token.utf8.count <= 200, token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { return nil }
-        return APIKey(token)
-    }
-}
-
-extension StringProtocol {
-    /// Without leading and trailing spaces and tabs (HTTP's optional whitespace). Works on the
-    /// UTF-8 bytes: both are ASCII, so no multi-byte character can be cut.
-    func trimmingSpacesAndTabs() -> String {
-        let bytes = Substring(self).utf8
-        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
-        guard let start = bytes.firstIndex(where: { !isBlank($0) }), let last = bytes.lastIndex(where: { !isBlank($0) }) else {
-            return ""
-        }
-        return String(Substring(bytes[start...last]))
+        return APIKey(String(token))
     }
 }

@@ -1,35 +1,29 @@
+import Codecs
 import HTTP
-import Operations
 
 /// Builds the API's response bodies: `{"status":"success","message":…,"data":{…}}` for
-/// success, ``APIError/rendered`` for errors; always `application/json; charset=utf-8`.
+/// success, ``APIError/body`` for errors; always `application/json; charset=utf-8`.
 public enum APIResponse {
-    static func success(_ status: Int, _ message: String, data dataMembers: String) -> HTTPResponse {
-        var body = successOpening(message)
-        body.append(contentsOf: dataMembers.utf8)
-        body.append(contentsOf: "}}".utf8)
-        return json(status, body)
-    }
-
-    /// A success whose `data` holds `name` set to `value`, JSON text already encoded as UTF-8
-    /// (a page of contacts: copied once into the body, never through a `String`), then `rest`.
-    static func success(_ status: Int, _ message: String, dataMember name: String, value: [UInt8], rest: String) -> HTTPResponse {
-        var body = successOpening(message)
-        body.reserveCapacity(body.count + name.utf8.count + value.count + rest.utf8.count + 5)
-        body.append(contentsOf: (JSONText.quoted(name) + ":").utf8)
-        body.append(contentsOf: value)
-        body.append(contentsOf: rest.utf8)
-        body.append(contentsOf: "}}".utf8)
-        return json(status, body)
-    }
-
-    /// `{"status":"success","message":…,"data":{` — a success body up to its data members.
-    private static func successOpening(_ message: String) -> [UInt8] {
-        Array((#"{"status":"success","message":"# + JSONText.quoted(message) + #","data":{"#).utf8)
+    /// A success whose `data` members `writeData` writes (none: `"data":{}`). `capacity`: the
+    /// bytes the members will take, when known (a page of contacts), so the body grows once.
+    static func success(_ status: Int, _ message: String, capacity: Int = 0,
+                        data writeData: (inout JSONWriter) -> Void = { _ in }) -> HTTPResponse {
+        var writer = JSONWriter(capacity: 64 + message.utf8.count + capacity)
+        writer.beginObject()
+        writer.key("status")
+        writer.string("success")
+        writer.key("message")
+        writer.string(message)
+        writer.key("data")
+        writer.beginObject()
+        writeData(&writer)
+        writer.endObject()
+        writer.endObject()
+        return json(status, writer.bytes)
     }
 
     static func error(_ error: APIError) -> HTTPResponse {
-        var response = json(error.status, error.rendered)
+        var response = json(error.status, error.body)
         if let allow = error.allow { response.headers.add("Allow", allow) }
         if let seconds = error.retryAfterSeconds {
             response.headers.add("Retry-After", String(seconds))
@@ -37,10 +31,6 @@ public enum APIResponse {
             response.headers.add("Retry-After", "1")
         }
         return response
-    }
-
-    static func json(_ status: Int, _ body: String) -> HTTPResponse {
-        json(status, Array(body.utf8))
     }
 
     static func json(_ status: Int, _ body: [UInt8]) -> HTTPResponse {

@@ -1,3 +1,4 @@
+import Codecs
 import FoundationEssentials
 import Postgres
 
@@ -29,7 +30,7 @@ public struct AdminStore: Sendable {
 
         /// Validates and normalizes a value the way the blacklist stores it.
         public static func normalized(kind: Kind, value: String, listing: Int64?) throws(APIError) -> BlacklistEntry {
-            let trimmed = value.trimmingSpacesAndTabs()
+            let trimmed = String(value.trimming(.spacesAndTabs))
             switch kind {
             case .email:
                 guard let email = try ContactValidation.email(trimmed) else { throw APIError.missing("email", "An email is required.") }

@@ -1,3 +1,4 @@
+import Codecs
 import HTTP
 
 /// Who sent a request, as far as the service can tell behind its trusted proxies (`--trusted-proxy`).
@@ -16,7 +17,7 @@ extension ContactsAPI {
     /// address, else the peer itself. A contact created without `ip_address` gets it.
     func clientAddress(of request: HTTPRequest) -> String {
         if trustedProxies.contains(request.peerAddress),
-           let forwarded = request.headers["X-Forwarded-For"]?.split(separator: ",").first?.trimmingSpacesAndTabs(),
+           let forwarded = request.headers["X-Forwarded-For"]?.split(separator: ",").first.map({ String($0.trimming(.spacesAndTabs)) }),
            ContactValidation.isIPAddress(forwarded) {
             return forwarded
         }
@@ -31,7 +32,7 @@ extension ContactsAPI {
         var requester = request.peerAddress
         guard trustedProxies.contains(requester), let header = request.headers["X-Forwarded-For"] else { return requester }
         for entry in header.split(separator: ",").reversed() {
-            let address = entry.trimmingSpacesAndTabs()
+            let address = String(entry.trimming(.spacesAndTabs))
             guard ContactValidation.isIPAddress(address) else { break }
             requester = address
             guard trustedProxies.contains(requester) else { break }

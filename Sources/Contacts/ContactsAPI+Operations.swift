@@ -1,3 +1,4 @@
+import Codecs
 import HTTP
 
 /// Runs a validated ``ContactOperation``: one store call (which checks the key's grant in the
@@ -26,16 +27,20 @@ extension ContactsAPI {
             throw APIError.forbidden
         }
         guard page.count > 0 else { throw APIError.noContactsFound }
-        return APIResponse.success(200, "\(page.count) record(s) found.", dataMember: "results", value: page.resultsJSON,
-                                   rest: #","next_after":"# + (page.nextAfter.map(String.init) ?? "null"))
+        return APIResponse.success(200, "\(page.count) record(s) found.", capacity: page.resultsJSON.count + 32) { data in
+            data.key("results")
+            data.json(page.resultsJSON)
+            data.key("next_after")
+            if let nextAfter = page.nextAfter { data.number(nextAfter) } else { data.null() }
+        }
     }
 
     private func render(_ outcome: ContactStore.WriteOutcome) throws -> HTTPResponse {
         switch outcome {
         case .forbidden: throw APIError.forbidden
-        case .created(let contact): return APIResponse.success(201, "New contact successfully created.", data: #""contact":"# + contact)
-        case .updated(let contact): return APIResponse.success(200, "Contact successfully updated.", data: #""contact":"# + contact)
-        case .deleted(let ids): return APIResponse.success(202, "Contact deleted successfully.", data: #""contact_ids":"# + ids)
+        case .created(let contact): return Self.success(201, "New contact successfully created.", "contact", contact)
+        case .updated(let contact): return Self.success(200, "Contact successfully updated.", "contact", contact)
+        case .deleted(let ids): return Self.success(202, "Contact deleted successfully.", "contact_ids", ids)
         case .notFound: throw APIError.contactNotFound
         case .duplicate(let existing): throw APIError.duplicate(contactID: existing)
         case .conflict(let existing):
@@ -45,6 +50,14 @@ extension ContactsAPI {
             throw APIError.invalid(parameter, "\(parameter) is not valid.")
         case .lastContactPoint(let parameter):
             throw APIError.invalid(parameter, "email and phone cannot both be cleared: a contact keeps at least one.")
+        }
+    }
+
+    /// A success whose `data` is `name` with `json`, a value as PostgreSQL rendered it.
+    private static func success(_ status: Int, _ message: String, _ name: String, _ json: String) -> HTTPResponse {
+        APIResponse.success(status, message, capacity: name.utf8.count + json.utf8.count + 4) { data in
+            data.key(name)
+            data.json(json)
         }
     }
 }

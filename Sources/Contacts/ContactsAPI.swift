@@ -37,12 +37,12 @@ public struct ContactsAPI: Sendable {
     }
 
     /// `/healthz`'s answer, built once: it is what load balancers poll.
-    static let healthy = APIResponse.success(200, "The service is running.", data: "")
+    static let healthy = APIResponse.success(200, "The service is running.")
 
     /// `200` when the database answers a ping within the readiness timeout, else `503`
     /// (``ReadinessProbe``: one ping in flight, shared by every caller meanwhile).
     func readiness() async -> HTTPResponse {
-        await readinessProbe.check() ? APIResponse.success(200, "The database answers.", data: "") : APIResponse.error(.unavailable)
+        await readinessProbe.check() ? APIResponse.success(200, "The database answers.") : APIResponse.error(.unavailable)
     }
 
     func metricsPage() -> HTTPResponse {

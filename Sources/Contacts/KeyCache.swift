@@ -1,4 +1,3 @@
-import Operations
 import Reactor
 
 /// The keys recently found live, with their rate limits and token buckets: ``KeyGate``'s

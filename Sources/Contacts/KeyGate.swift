@@ -1,4 +1,3 @@
-import Operations
 import Postgres
 import Reactor
 import Synchronization

@@ -1,5 +1,4 @@
 import Glibc
-import Operations
 
 /// Refused authentications per client address: a token bucket per address (`rate` a second,
 /// bursting to `rate`), so that guessing keys, or sending made-up ones to load the database,

@@ -1,3 +1,5 @@
+import Codecs
+
 /// Parses one complete request head (request line and header fields, up to and including the
 /// empty line) into an ``HTTPRequestHead``, or says precisely why it is malformed.
 enum HTTPHeadParser {
@@ -55,8 +57,7 @@ enum HTTPHeadParser {
             return .failure(.badRequest("Malformed header field name."))
         }
         var value = line[(colon + 1)...]
-        while let first = value.first, first == .space || first == .tab { value = value.dropFirst() }
-        while let last = value.last, last == .space || last == .tab { value = value.dropLast() }
+        value = value.trimming(.spacesAndTabs)
         // Field values: visible characters, spaces, tabs and obs-text; never CR, LF or NUL.
         guard value.allSatisfy({ $0 >= 0x20 && $0 != 0x7f || $0 == .tab }) else {
             return .failure(.badRequest("Control character in a header field value."))

@@ -1,3 +1,5 @@
+import Codecs
+
 /// Header fields in the order they arrived, with case-insensitive lookup (RFC 9110 §5.1).
 /// Repeated fields are kept as separate entries; ``values(for:)`` returns all of them.
 public struct HTTPHeaders: Sendable, Sequence {
@@ -46,7 +48,7 @@ public struct HTTPHeaders: Sendable, Sequence {
     /// True when a comma-separated field such as `Connection` lists `token`, in any case.
     public func listContains(_ name: String, token: String) -> Bool {
         values(for: name).contains { value in
-            value.split(separator: ",").contains { Self.equalsIgnoringCase($0.trimmingSpaces(), token) }
+            value.split(separator: ",").contains { Self.equalsIgnoringCase($0.trimming(.spacesAndTabs), token) }
         }
     }
 
@@ -57,15 +59,5 @@ public struct HTTPHeaders: Sendable, Sequence {
     @inline(__always)
     static func asciiLower(_ byte: UInt8) -> UInt8 {
         byte &- 0x41 < 26 ? byte | 0x20 : byte
-    }
-}
-
-extension StringProtocol {
-    /// Without leading and trailing spaces and tabs (HTTP's optional white space).
-    func trimmingSpaces() -> Substring {
-        var text = Substring(self)
-        while let first = text.first, first == " " || first == "\t" { text.removeFirst() }
-        while let last = text.last, last == " " || last == "\t" { text.removeLast() }
-        return text
     }
 }

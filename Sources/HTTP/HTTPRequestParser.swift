@@ -1,3 +1,5 @@
+import Codecs
+
 /// An incremental HTTP/1.1 request parser (RFC 9112): feed it the connection's input buffer as
 /// bytes arrive and it reports a complete head, then the complete body, one request at a time.
 ///
@@ -160,14 +162,14 @@ public struct HTTPRequestParser: Sendable {
                 return .failure(.badRequest("Transfer-Encoding is not allowed in HTTP/1.0."))
             }
             let codings = transferEncodings.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
-            guard codings.count == 1, HTTPHeaders.equalsIgnoringCase(codings[0].trimmingSpaces(), "chunked") else {
+            guard codings.count == 1, HTTPHeaders.equalsIgnoringCase(codings[0].trimming(.spacesAndTabs), "chunked") else {
                 return .failure(.transferCodingNotImplemented)
             }
             return .success(.chunked)
         }
         guard !contentLengths.isEmpty else { return .success(.none) }
         // "Content-Length: 5, 5" and repeated equal fields are one length (RFC 9110 §8.6).
-        let values = contentLengths.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }.map { $0.trimmingSpaces() }
+        let values = contentLengths.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }.map { $0.trimming(.spacesAndTabs) }
         guard let first = values.first, values.allSatisfy({ $0 == first }) else {
             return .failure(.badRequest("Conflicting Content-Length values."))
         }
@@ -249,21 +251,12 @@ public struct HTTPRequestParser: Sendable {
         guard !digits.isEmpty, digits.count <= 16 else { return nil }
         var size: UInt64 = 0
         for digit in digits {
-            guard let value = hexValue(digit) else { return nil }
+            guard let value = ASCII.hexValue(digit) else { return nil }
             size = size << 4 | UInt64(value)
         }
         let rest = line.dropFirst(digits.count)
         guard rest.allSatisfy({ $0 >= 0x20 || $0 == .tab }) else { return nil }
         return size > UInt64(Int.max) ? Int.max : Int(size)
-    }
-
-    private func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     private mutating func finishBody() -> Event {

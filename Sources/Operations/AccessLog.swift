@@ -1,3 +1,4 @@
+import Codecs
 import Glibc
 import Synchronization
 
@@ -169,36 +170,9 @@ public final class AccessLog: Sendable {
         case text(String)
     }
 
-    /// One line: `time`, `level`, `msg`, then the entry's fields in sorted order, as logfmt
-    /// (`key=value`, quoted when needed) or as one JSON object.
-    static func append(_ entry: Entry, time: LogClock.Time, format: Format, to out: inout [UInt8]) {
-        let json = format == .json
-        out.append(contentsOf: (json ? #"{"time":""# : "time=").utf8)
-        time.append(to: &out)
-        out.append(contentsOf: (json ? #"","level":"info","msg":"request""# : " level=info msg=request").utf8)
-        func field(_ key: String, _ value: FieldValue) {
-            if json {
-                out.append(contentsOf: #",""#.utf8)
-                out.append(contentsOf: key.utf8)
-                out.append(contentsOf: #"":"#.utf8)
-            } else {
-                out.append(UInt8(ascii: " "))
-                out.append(contentsOf: key.utf8)
-                out.append(UInt8(ascii: "="))
-            }
-            switch value {
-            case .text(let text):
-                if json { out.append(contentsOf: JSONText.quoted(text).utf8) } else { LogText.appendLogfmtValue(text, to: &out) }
-            case .number(let number):
-                if json { out.append(UInt8(ascii: "\"")) }
-                LogText.appendDecimal(number, to: &out)
-                if json { out.append(UInt8(ascii: "\"")) }
-            case .milliseconds(let milliseconds):
-                if json { out.append(UInt8(ascii: "\"")) }
-                LogText.appendMilliseconds(milliseconds, to: &out)
-                if json { out.append(UInt8(ascii: "\"")) }
-            }
-        }
+    /// Calls `field` with each of the entry's fields, in sorted order (`client_status` only
+    /// when there is one).
+    private static func forEachField(of entry: Entry, _ field: (String, FieldValue) -> Void) {
         field("bytes_in", .number(entry.bytesIn))
         field("bytes_out", .number(entry.bytesOut))
         if let clientStatus = entry.clientStatus { field("client_status", .number(clientStatus)) }
@@ -210,7 +184,49 @@ public final class AccessLog: Sendable {
         field("request_id", .text(entry.requestID))
         field("route", .text(entry.route))
         field("status", .number(entry.status))
-        out.append(contentsOf: (json ? "}\n" : "\n").utf8)
+    }
+
+    /// One line: `time`, `level`, `msg`, then the entry's fields in sorted order, as logfmt
+    /// (`key=value`, quoted when needed) or as one JSON object.
+    static func append(_ entry: Entry, time: LogClock.Time, format: Format, to out: inout [UInt8]) {
+        switch format {
+        case .logfmt: appendLogfmt(entry, time: time, to: &out)
+        case .json: appendJSON(entry, time: time, to: &out)
+        }
+    }
+
+    private static func appendLogfmt(_ entry: Entry, time: LogClock.Time, to out: inout [UInt8]) {
+        LogText.appendLogfmtOpening(time: time, level: "info", to: &out)
+        out.append(contentsOf: " msg=request".utf8)
+        forEachField(of: entry) { key, value in
+            out.append(UInt8(ascii: " "))
+            out.append(contentsOf: key.utf8)
+            out.append(UInt8(ascii: "="))
+            switch value {
+            case .text(let text): LogText.appendLogfmtValue(text, to: &out)
+            case .number(let number): LogText.appendDecimal(number, to: &out)
+            case .milliseconds(let milliseconds): LogText.appendMilliseconds(milliseconds, to: &out)
+            }
+        }
+        out.append(UInt8(ascii: "\n"))
+    }
+
+    private static func appendJSON(_ entry: Entry, time: LogClock.Time, to out: inout [UInt8]) {
+        JSONWriter.append(to: &out) { line in
+            LogText.beginJSON(&line, time: time, level: "info")
+            line.key("msg")
+            line.string("request")
+            forEachField(of: entry) { key, value in
+                line.key(key)
+                switch value {
+                case .text(let text): line.string(text)
+                case .number(let number): line.string(unescaped: { LogText.appendDecimal(number, to: &$0) })
+                case .milliseconds(let milliseconds): line.string(unescaped: { LogText.appendMilliseconds(milliseconds, to: &$0) })
+                }
+            }
+            line.endObject()
+        }
+        out.append(UInt8(ascii: "\n"))
     }
 }
 
@@ -223,9 +239,7 @@ struct LogClock {
 
         func append(to out: inout [UInt8]) {
             out.append(contentsOf: prefix)
-            out.append(UInt8(ascii: "0") + UInt8(milliseconds / 100))
-            out.append(UInt8(ascii: "0") + UInt8(milliseconds / 10 % 10))
-            out.append(UInt8(ascii: "0") + UInt8(milliseconds % 10))
+            ASCII.appendZeroPadded(Int64(milliseconds), width: 3, to: &out)
             out.append(UInt8(ascii: "Z"))
         }
     }
@@ -241,9 +255,15 @@ struct LogClock {
             var seconds = spec.tv_sec
             var parts = tm()
             gmtime_r(&seconds, &parts)
-            prefix = Array((LogText.padded(Int(parts.tm_year) + 1900, 4) + "-" + LogText.padded(Int(parts.tm_mon) + 1, 2) + "-"
-                + LogText.padded(Int(parts.tm_mday), 2) + "T" + LogText.padded(Int(parts.tm_hour), 2) + ":"
-                + LogText.padded(Int(parts.tm_min), 2) + ":" + LogText.padded(Int(parts.tm_sec), 2) + ".").utf8)
+            prefix = []
+            let fields: [(Int32, Int, Unicode.Scalar)] = [
+                (parts.tm_year + 1900, 4, "-"), (parts.tm_mon + 1, 2, "-"), (parts.tm_mday, 2, "T"),
+                (parts.tm_hour, 2, ":"), (parts.tm_min, 2, ":"), (parts.tm_sec, 2, "."),
+            ]
+            for (value, width, separator) in fields {
+                ASCII.appendZeroPadded(Int64(value), width: width, to: &prefix)
+                prefix.append(UInt8(ascii: separator))
+            }
         }
         return Time(prefix: prefix, milliseconds: min(999, spec.tv_nsec / 1_000_000))
     }

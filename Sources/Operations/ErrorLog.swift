@@ -1,3 +1,4 @@
+import Codecs
 import Glibc
 import Synchronization
 
@@ -96,19 +97,24 @@ public final class ErrorLog: Sendable {
 
     static func append(_ message: String, _ fields: [(String, String)], time: LogClock.Time, format: AccessLog.Format,
                        to line: inout [UInt8]) {
-        let json = format == .json
-        line.append(contentsOf: (json ? #"{"time":""# : "time=").utf8)
-        time.append(to: &line)
-        line.append(contentsOf: (json ? #"","level":"error""# : " level=error").utf8)
-        for (key, value) in [("msg", message)] + fields {
-            if json {
-                line.append(contentsOf: ("," + JSONText.quoted(key) + ":" + JSONText.quoted(value)).utf8)
-            } else {
+        switch format {
+        case .logfmt:
+            LogText.appendLogfmtOpening(time: time, level: "error", to: &line)
+            for (key, value) in [("msg", message)] + fields {
                 line.append(contentsOf: " \(key)=".utf8)
                 LogText.appendLogfmtValue(value, to: &line)
             }
+        case .json:
+            JSONWriter.append(to: &line) { json in
+                LogText.beginJSON(&json, time: time, level: "error")
+                for (key, value) in [("msg", message)] + fields {
+                    json.key(key)
+                    json.string(value)
+                }
+                json.endObject()
+            }
         }
-        line.append(contentsOf: (json ? "}\n" : "\n").utf8)
+        line.append(UInt8(ascii: "\n"))
     }
 
     /// Writes `bytes` to standard error (``WriterThread/writeAll(_:to:)``): only from the

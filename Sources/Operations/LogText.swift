@@ -1,26 +1,27 @@
-/// Text helpers for log lines: logfmt value quoting and fixed-width numbers.
+import Codecs
+
+/// Text helpers for log lines: the opening both logs share, logfmt value quoting and numbers.
 enum LogText {
-    /// `value` zero-padded to `width` digits.
-    static func padded(_ value: Int, _ width: Int) -> String {
-        let text = String(value)
-        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+    /// `time=… level=…` in logfmt.
+    static func appendLogfmtOpening(time: LogClock.Time, level: String, to out: inout [UInt8]) {
+        out.append(contentsOf: "time=".utf8)
+        time.append(to: &out)
+        out.append(contentsOf: " level=".utf8)
+        out.append(contentsOf: level.utf8)
+    }
+
+    /// `{"time":"…","level":"…"` in JSON: the object is left open for the line's fields.
+    static func beginJSON(_ json: inout JSONWriter, time: LogClock.Time, level: String) {
+        json.beginObject()
+        json.key("time")
+        json.string(unescaped: { time.append(to: &$0) })
+        json.key("level")
+        json.string(level)
     }
 
     /// A non-negative integer's decimal digits (negative values are written as 0).
     static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
-        var value = max(0, value)
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            var start = buffer.count
-            repeat {
-                start -= 1
-                buffer[start] = UInt8(ascii: "0") + UInt8(value % 10)
-                value /= 10
-            } while value > 0
-            out.append(contentsOf: buffer[start...])
-        }
+        ASCII.appendDecimal(Int64(max(0, value)), to: &out)
     }
 
     /// Milliseconds with three decimals (`12.345`).
@@ -28,10 +29,7 @@ enum LogText {
         let thousandths = value.isFinite ? Int((max(0, value) * 1000).rounded()) : 0
         appendDecimal(thousandths / 1000, to: &out)
         out.append(UInt8(ascii: "."))
-        let fraction = thousandths % 1000
-        out.append(UInt8(ascii: "0") + UInt8(fraction / 100))
-        out.append(UInt8(ascii: "0") + UInt8(fraction / 10 % 10))
-        out.append(UInt8(ascii: "0") + UInt8(fraction % 10))
+        ASCII.appendZeroPadded(Int64(thousandths % 1000), width: 3, to: &out)
     }
 
     /// Bare when `value` is a plain printable ASCII token, else quoted with `"`, `\` and control
@@ -49,7 +47,9 @@ enum LogText {
             case "\\": out.append(contentsOf: #"\\"#.utf8)
             case "\n": out.append(contentsOf: #"\n"#.utf8)
             case _ where scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029:
-                out.append(contentsOf: "\\u{\(String(scalar.value, radix: 16))}".utf8)
+                out.append(contentsOf: #"\u{"#.utf8)
+                ASCII.appendHexDigits(of: UInt64(scalar.value), width: 1, to: &out)
+                out.append(UInt8(ascii: "}"))
             default: out.append(contentsOf: String(scalar).utf8)
             }
         }

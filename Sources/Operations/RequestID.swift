@@ -1,3 +1,4 @@
+import Codecs
 import Synchronization
 
 /// The `X-Request-Id` of a request: the client's, when it is a plain token of 1 to 128
@@ -15,36 +16,24 @@ public enum RequestID {
         if let header, !header.isEmpty, header.utf8.count <= 128, header.utf8.allSatisfy(isAllowed) {
             return header
         }
-        return number == 0 ? generate() : processPrefix + hex(number & ~generatedBit)
+        return number == 0 ? generate() : processPrefix + ASCII.hexDigits(of: number & ~generatedBit, width: 16)
     }
 
     /// 64 random bits drawn once per process, then a counter: unique within the process and,
     /// with overwhelming likelihood, across processes, without a system call per request.
     /// Its top bit is set, so it never equals the id of a numbered request.
     public static func generate() -> String {
-        processPrefix + hex(counter.add(1, ordering: .relaxed).newValue | generatedBit)
+        processPrefix + ASCII.hexDigits(of: counter.add(1, ordering: .relaxed).newValue | generatedBit, width: 16)
     }
 
     private static let generatedBit: UInt64 = 1 << 63
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
     private static let processPrefix: String = {
         var generator = SystemRandomNumberGenerator()
-        return hex(generator.next())
+        return ASCII.hexDigits(of: generator.next(), width: 16)
     }()
 
     private static let counter = Atomic<UInt64>(0)
-
-    /// 16 lower-case hex digits, written straight into the string's storage.
-    private static func hex(_ value: UInt64) -> String {
-        String(unsafeUninitializedCapacity: 16) { buffer in
-            for index in 0..<16 {
-                buffer[index] = hexDigits[Int((value >> UInt64(60 - 4 * index)) & 0xf)]
-            }
-            return 16
-        }
-    }
 
     private static func isAllowed(_ byte: UInt8) -> Bool {
         switch byte {

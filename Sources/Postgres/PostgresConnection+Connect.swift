@@ -1,4 +1,5 @@
 import CLibPQ
+import Codecs
 import Reactor
 
 /// Non-blocking connection start-up (`PQconnectStartParams` + `PQconnectPoll`), on the loop thread.
@@ -86,7 +87,7 @@ extension PostgresConnection {
     /// libpq's last error message for this connection, without its trailing newline.
     func lastErrorMessage() -> String {
         guard let handle, let message = PQerrorMessage(handle) else { return "no connection" }
-        let text = String(cString: message).trimmingNewlines()
+        let text = String(String(cString: message).trimmingEnd(.newlinesAndSpaces))
         return text.isEmpty ? "connection failed" : text
     }
 
@@ -120,13 +121,5 @@ extension PostgresConnection {
         let handlers = closeHandlers
         closeHandlers.removeAll()
         for handler in handlers { handler(error) }
-    }
-}
-
-extension String {
-    func trimmingNewlines() -> String {
-        var text = Substring(self)
-        while let last = text.last, last.isNewline || last == " " { text.removeLast() }
-        return String(text)
     }
 }

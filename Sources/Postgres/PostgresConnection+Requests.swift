@@ -1,4 +1,5 @@
 import CLibPQ
+import Codecs
 import Reactor
 
 /// Sending requests and collecting their results, on the loop thread.
@@ -191,7 +192,7 @@ extension PostgresConnection {
         }
         let sqlState = field(Int32(UInt8(ascii: "C"))).map(SQLState.init)
         let message = field(Int32(UInt8(ascii: "M")))
-            ?? String(cString: PQresultErrorMessage(result)).trimmingNewlines()
+            ?? String(String(cString: PQresultErrorMessage(result)).trimmingEnd(.newlinesAndSpaces))
         // A FATAL error that also broke the connection (terminate, shutdown) is a connection
         // error to callers: the same request may succeed on a new connection.
         // SQLSTATE class 57P (admin/crash shutdown, database dropped, …) always ends the session.

@@ -1,3 +1,4 @@
+import Codecs
 import FoundationEssentials
 
 /// A Swift type that a result column in PostgreSQL's text format can be decoded into.
@@ -71,20 +72,11 @@ extension PostgresBytes: PostgresDecodable {
         bytes.reserveCapacity((text.count - 2) / 2)
         var index = text.startIndex + 2
         while index < text.endIndex {
-            guard let high = Self.nibble(text[index]), let low = Self.nibble(text[index + 1]) else { return nil }
+            guard let high = ASCII.hexValue(text[index]), let low = ASCII.hexValue(text[index + 1]) else { return nil }
             bytes.append(high << 4 | low)
             index += 2
         }
         self.init(bytes)
-    }
-
-    private static func nibble(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
 

@@ -1,3 +1,4 @@
+import Codecs
 import FoundationEssentials
 
 /// A Swift value that can be sent as a query parameter, in PostgreSQL's text format.
@@ -53,13 +54,9 @@ public struct PostgresBytes: PostgresEncodable, Hashable {
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
 
     public var postgresText: String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
         var text: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "x")]
         text.reserveCapacity(2 + bytes.count * 2)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0f)])
-        }
+        ASCII.appendHexDigits(of: bytes, to: &text)
         return String(decoding: text, as: UTF8.self)
     }
 }

@@ -1,3 +1,4 @@
+import Codecs
 import FoundationEssentials
 
 /// Conversion between `Date` and PostgreSQL's ISO timestamp text, independent of the session's
@@ -14,8 +15,9 @@ enum PostgresTimestamp {
         let (year, month, day) = civil(fromDays: days)
         let seconds = microsOfDay / 1_000_000
         let micros = microsOfDay % 1_000_000
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2)) "
-            + "\(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2)).\(pad(micros, 6))+00"
+        return "\(ASCII.zeroPadded(year, width: 4))-\(ASCII.zeroPadded(month, width: 2))-\(ASCII.zeroPadded(day, width: 2)) "
+            + "\(ASCII.zeroPadded(seconds / 3600, width: 2)):\(ASCII.zeroPadded(seconds / 60 % 60, width: 2)):"
+            + "\(ASCII.zeroPadded(seconds % 60, width: 2)).\(ASCII.zeroPadded(micros, width: 6))+00"
     }
 
     /// Parses `YYYY-MM-DD[ HH:MM:SS[.ffffff]][±HH[:MM[:SS]]]`; a missing offset means UTC.
@@ -82,11 +84,6 @@ enum PostgresTimestamp {
         let day = dayOfYear - (153 * mp + 2) / 5 + 1
         let month = mp < 10 ? mp + 3 : mp - 9
         return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
-
-    private static func pad(_ value: Int64, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 }
 

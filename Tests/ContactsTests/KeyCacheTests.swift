@@ -1,5 +1,4 @@
 @testable import Contacts
-import Operations
 import XCTest
 
 /// The key gate's two tables, with time as a value: the positive key cache and the refused

@@ -33,6 +33,11 @@ final class ErrorLogTests: XCTestCase {
         XCTAssertEqual(Set(object.keys), ["time", "level", "msg", "request_id", "table"])
     }
 
+    func testAJSONLineHasTheFieldsInOrderEscapedAsJSON() {
+        let text = line(.json, [("request_id", "r-3"), ("constraint", "odd \"name\"\n\u{1}\u{2028}")])
+        XCTAssertNotNil(text.wholeMatch(of: /\{"time":"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z","level":"error","msg":"internal_error","request_id":"r-3","constraint":"odd \\"name\\"\\n\\u0001\\u2028"\}\n/), text)
+    }
+
     /// A stalled standard error never holds up the caller: lines wait for the writer thread,
     /// and past the limit they are dropped and counted.
     func testAStalledSinkNeverBlocksRecordAndDropsPastTheLimit() throws {

@@ -1,8 +1,8 @@
-import Operations
+import Codecs
 
 /// An API error response: status, `code` from the contract's list, a message for people, the
-/// parameter at fault (for parameter errors) and extra `data`. Rendered in one place,
-/// ``rendered``, so every error body has the same shape:
+/// parameter at fault (for parameter errors) and extra `data`. Written in one place,
+/// ``body``, so every error body has the same shape:
 /// `{"status":"error","code":"…","message":"…","parameter":"…","data":{…}}`.
 public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The contract's error codes (API.md §3).
@@ -27,20 +27,20 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     public let code: Code
     public let message: String
     public let parameter: String?
-    /// The members of `data` as JSON text without braces, e.g. `"contact_id":12`.
-    public let dataMembers: String
+    /// The `data` object, e.g. `["contact_id": .number(12)]`.
+    public let data: JSONObject
     /// The `Allow` header of a `405`: the methods the route serves.
     public let allow: String?
     /// The `Retry-After` header, in seconds (a `503` without one gets `1`).
     public let retryAfterSeconds: Int?
 
-    public init(status: Int, code: Code, message: String, parameter: String? = nil, dataMembers: String = "",
+    public init(status: Int, code: Code, message: String, parameter: String? = nil, data: JSONObject = [:],
                 allow: String? = nil, retryAfterSeconds: Int? = nil) {
         self.status = status
         self.code = code
         self.message = message
         self.parameter = parameter
-        self.dataMembers = dataMembers
+        self.data = data
         self.allow = allow
         self.retryAfterSeconds = retryAfterSeconds
     }
@@ -64,12 +64,12 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public static func duplicate(contactID: Int64?, message: String = "A contact with this email or phone already exists.") -> APIError {
-        APIError(status: 409, code: .duplicate, message: message,
-                 dataMembers: "\"contact_id\":" + (contactID.map(String.init) ?? "null"))
+        APIError(status: 409, code: .duplicate, message: message, data: ["contact_id": contactID.map { .number($0) } ?? .null])
     }
 
     public static let contactNotFound = APIError(status: 404, code: .notFound, message: "The contact ID provided was not found.")
-    public static let noContactsFound = APIError(status: 404, code: .notFound, message: "No contacts found.", dataMembers: "\"results\":[],\"next_after\":null")
+    public static let noContactsFound = APIError(status: 404, code: .notFound, message: "No contacts found.",
+                                                    data: ["results": .array([]), "next_after": .null])
     public static let deleteTargetNotFound = APIError(status: 404, code: .notFound, message: "No contact matches the given identifiers.")
     public static let routeNotFound = APIError(status: 404, code: .notFound, message: "No such endpoint.")
     public static let unsupportedMediaType = APIError(
@@ -84,10 +84,27 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { message }
 
-    /// The JSON body.
-    public var rendered: String {
-        var body = #"{"status":"error","code":"\#(code.rawValue)","message":"# + JSONText.quoted(message)
-        if let parameter { body += #","parameter":"# + JSONText.quoted(parameter) }
-        return body + #","data":{"# + dataMembers + "}}"
+    /// The JSON body: `{"status":"error","code":…,"message":…,"parameter":…,"data":{…}}`,
+    /// `parameter` only when there is one.
+    public var body: [UInt8] {
+        var writer = JSONWriter(capacity: 64 + message.utf8.count)
+        writer.beginObject()
+        writer.key("status")
+        writer.string("error")
+        writer.key("code")
+        writer.string(code.rawValue)
+        writer.key("message")
+        writer.string(message)
+        if let parameter {
+            writer.key("parameter")
+            writer.string(parameter)
+        }
+        writer.key("data")
+        writer.object(data)
+        writer.endObject()
+        return writer.bytes
     }
+
+    /// ``body`` as text.
+    public var rendered: String { String(decoding: body, as: UTF8.self) }
 }

@@ -1,4 +1,4 @@
-@testable import Operations
+@testable import Contacts
 import XCTest
 
 final class LRUCacheTests: XCTestCase {

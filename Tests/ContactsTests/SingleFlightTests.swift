@@ -1,5 +1,5 @@
+import Contacts
 import Foundation
-import Operations
 import Synchronization
 import TestSupport
 import XCTest

@@ -1,8 +1,22 @@
 /// `application/x-www-form-urlencoded` (the WHATWG URL standard's form encoding), as used by
 /// query strings and form bodies: `+` is a space, `%XX` a byte, and the bytes must be UTF-8.
-enum FormURLEncoding {
+public enum FormURLEncoding {
     /// The name/value pairs of `bytes`, in order. `source` names the input in error messages.
-    static func parse<Bytes: Collection<UInt8>>(_ bytes: Bytes, source: String) throws(APIError) -> [(String, String)] {
+    @inlinable
+    public static func parse(_ bytes: some Collection<UInt8>, source: String) throws(BodyDecodingError) -> [(String, String)] {
+        // One compiled parser over contiguous bytes, whatever collection the caller holds (a
+        // generic one would run unspecialized from another module, several times slower).
+        let parsed = bytes.withContiguousStorageIfAvailable { pairs(in: $0, source: source) }
+            ?? Array(bytes).withUnsafeBufferPointer { pairs(in: $0, source: source) }
+        return try parsed.get()
+    }
+
+    @usableFromInline
+    static func pairs(in bytes: UnsafeBufferPointer<UInt8>, source: String) -> Result<[(String, String)], BodyDecodingError> {
+        Result { () throws(BodyDecodingError) in try parsePairs(bytes, source: source) }
+    }
+
+    private static func parsePairs(_ bytes: UnsafeBufferPointer<UInt8>, source: String) throws(BodyDecodingError) -> [(String, String)] {
         var pairs: [(String, String)] = []
         for segment in bytes.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
             let equals = segment.firstIndex(of: UInt8(ascii: "="))
@@ -15,7 +29,7 @@ enum FormURLEncoding {
         return pairs
     }
 
-    private static func decode<Bytes: Collection<UInt8>>(_ bytes: Bytes, source: String) throws(APIError) -> String {
+    private static func decode<Bytes: Collection<UInt8>>(_ bytes: Bytes, source: String) throws(BodyDecodingError) -> String {
         var decoded: [UInt8] = []
         decoded.reserveCapacity(bytes.count)
         var index = bytes.startIndex
@@ -26,9 +40,9 @@ enum FormURLEncoding {
             } else if byte == UInt8(ascii: "%") {
                 let high = bytes.index(after: index)
                 guard high != bytes.endIndex, bytes.index(after: high) != bytes.endIndex,
-                      let upper = hexValue(bytes[high]), let lower = hexValue(bytes[bytes.index(after: high)])
+                      let upper = ASCII.hexValue(bytes[high]), let lower = ASCII.hexValue(bytes[bytes.index(after: high)])
                 else {
-                    throw APIError.malformedBody("The \(source) has a malformed percent-escape.")
+                    throw BodyDecodingError.malformed("The \(source) has a malformed percent-escape.")
                 }
                 decoded.append(upper << 4 | lower)
                 index = bytes.index(after: high)
@@ -38,17 +52,8 @@ enum FormURLEncoding {
             index = bytes.index(after: index)
         }
         guard let text = String(validating: decoded, as: UTF8.self) else {
-            throw APIError.malformedBody("The \(source) is not valid UTF-8.")
+            throw BodyDecodingError.malformed("The \(source) is not valid UTF-8.")
         }
         return text
-    }
-
-    private static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

@@ -1,24 +1,24 @@
 /// `multipart/form-data` (RFC 7578) with text fields: each part's `Content-Disposition:
 /// form-data` names the field, its content is the value (UTF-8). Anything not shaped like that
-/// is a `400` naming the body; a part with a `filename` is a `400` naming its field (file
+/// is refused naming the body; a part with a `filename` is refused naming its field (file
 /// uploads are not accepted).
 ///
 /// Boundaries follow RFC 2046 §5.1.1: a delimiter is `--boundary` at the start of a line,
 /// followed only by optional spaces or tabs and CRLF, or by `--` (the last one). So with the
 /// boundary `abc`, a line `--abcdef` is content, not a delimiter.
-enum MultipartFormData {
-    static func parse(_ body: [UInt8], boundary: String) throws(APIError) -> [(String, String)] {
+public enum MultipartFormData {
+    public static func parse(_ body: [UInt8], boundary: String) throws(BodyDecodingError) -> [(String, String)] {
         guard !boundary.isEmpty, boundary.utf8.count <= 70 else {
-            throw APIError.malformedBody("The multipart boundary is missing or too long.")
+            throw BodyDecodingError.malformed("The multipart boundary is missing or too long.")
         }
         let dashBoundary = Array("--\(boundary)".utf8)
         guard var delimiter = nextDelimiter(dashBoundary, in: body, from: 0) else {
-            throw APIError.malformedBody("The multipart body does not contain its boundary.")
+            throw BodyDecodingError.malformed("The multipart body does not contain its boundary.")
         }
         var fields: [(String, String)] = []
         while !delimiter.isLast {
             guard let next = nextDelimiter(dashBoundary, in: body, from: delimiter.end) else {
-                throw APIError.malformedBody("A multipart part is not closed by the boundary.")
+                throw BodyDecodingError.malformed("A multipart part is not closed by the boundary.")
             }
             fields.append(try field(body[delimiter.end..<next.contentEnd]))
             delimiter = next
@@ -57,7 +57,7 @@ enum MultipartFormData {
     }
 
     /// One part: its headers, an empty line, its content.
-    private static func field(_ part: ArraySlice<UInt8>) throws(APIError) -> (String, String) {
+    private static func field(_ part: ArraySlice<UInt8>) throws(BodyDecodingError) -> (String, String) {
         let headers: ArraySlice<UInt8>
         let content: ArraySlice<UInt8>
         if part.starts(with: [cr, lf]) {
@@ -67,18 +67,18 @@ enum MultipartFormData {
             headers = part.prefix(end)
             content = part.dropFirst(end + 4)
         } else {
-            throw APIError.malformedBody("A multipart part has no end of headers.")
+            throw BodyDecodingError.malformed("A multipart part has no end of headers.")
         }
         let name = try fieldName(in: headers)
         guard let value = String(validating: content, as: UTF8.self) else {
-            throw APIError.malformedBody("The multipart field \(name) is not valid UTF-8 text.")
+            throw BodyDecodingError.malformed("The multipart field \(name) is not valid UTF-8 text.")
         }
         return (name, value)
     }
 
     /// The `name` of the part's `Content-Disposition: form-data` header; a part with a
     /// `filename` (a file upload) is refused, naming its field.
-    private static func fieldName(in headers: ArraySlice<UInt8>) throws(APIError) -> String {
+    private static func fieldName(in headers: ArraySlice<UInt8>) throws(BodyDecodingError) -> String {
         let prefix = Array("content-disposition:".utf8)
         for line in headers.split(separator: lf) {
             let line = line.last == cr ? line.dropLast() : line
@@ -86,17 +86,17 @@ enum MultipartFormData {
                 continue
             }
             guard let (type, parameters) = disposition(Array(line.dropFirst(prefix.count))) else {
-                throw APIError.malformedBody("A multipart part's Content-Disposition header is malformed.")
+                throw BodyDecodingError.malformed("A multipart part's Content-Disposition header is malformed.")
             }
             guard type == "form-data", let name = parameters.first(where: { $0.0 == "name" })?.1, !name.isEmpty else {
-                throw APIError.malformedBody("A multipart part has no form-data name.")
+                throw BodyDecodingError.malformed("A multipart part has no form-data name.")
             }
             if parameters.contains(where: { $0.0 == "filename" || $0.0 == "filename*" }) {
-                throw APIError.invalid(name, "\(name) is a file: file uploads are not accepted, only text fields.")
+                throw BodyDecodingError.field(name, "\(name) is a file: file uploads are not accepted, only text fields.")
             }
             return name
         }
-        throw APIError.malformedBody("A multipart part has no form-data name.")
+        throw BodyDecodingError.malformed("A multipart part has no form-data name.")
     }
 
     /// `type; name=value; name="quoted; value"`: the type and parameter names lower-cased,

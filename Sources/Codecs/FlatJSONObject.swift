@@ -1,14 +1,15 @@
 /// A strict parser for the one JSON shape the API accepts as a body: an object whose values
 /// are strings, numbers or null (RFC 8259). A number keeps its literal text (`12` stays "12");
 /// null means absent. Anything else (nesting, booleans, trailing commas, bad escapes, invalid
-/// UTF-8, text after the object) is a `400` naming the body.
-struct FlatJSONObject {
+/// UTF-8, text after the object) is refused, naming the body, or the member whose value is
+/// an object, an array or a boolean.
+public struct FlatJSONObject {
     private let bytes: [UInt8]
     private var index = 0
 
-    static func parse(_ bytes: [UInt8]) throws(APIError) -> [(String, String?)] {
+    public static func parse(_ bytes: [UInt8]) throws(BodyDecodingError) -> [(String, String?)] {
         guard String(validating: bytes, as: UTF8.self) != nil else {
-            throw APIError.malformedBody("The JSON body is not valid UTF-8.")
+            throw BodyDecodingError.malformed("The JSON body is not valid UTF-8.")
         }
         var parser = FlatJSONObject(bytes: bytes)
         return try parser.object()
@@ -18,7 +19,7 @@ struct FlatJSONObject {
         self.bytes = bytes
     }
 
-    private mutating func object() throws(APIError) -> [(String, String?)] {
+    private mutating func object() throws(BodyDecodingError) -> [(String, String?)] {
         skipWhitespace()
         guard next() == UInt8(ascii: "{") else { throw fail("The JSON body must be an object.") }
         var members: [(String, String?)] = []
@@ -47,7 +48,7 @@ struct FlatJSONObject {
         return members
     }
 
-    private mutating func value(for name: String) throws(APIError) -> String? {
+    private mutating func value(for name: String) throws(BodyDecodingError) -> String? {
         switch peek() ?? 0 {
         case UInt8(ascii: "\""):
             return try string()
@@ -57,15 +58,15 @@ struct FlatJSONObject {
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return try number()
         case UInt8(ascii: "{"), UInt8(ascii: "["):
-            throw APIError.invalid(name, "\(name) must be a string, a number or null, not an object or array.")
+            throw BodyDecodingError.field(name, "\(name) must be a string, a number or null, not an object or array.")
         case UInt8(ascii: "t"), UInt8(ascii: "f"):
-            throw APIError.invalid(name, "\(name) must be a string, a number or null, not a boolean.")
+            throw BodyDecodingError.field(name, "\(name) must be a string, a number or null, not a boolean.")
         default:
             throw fail("Malformed JSON value for \(name).")
         }
     }
 
-    private mutating func string() throws(APIError) -> String {
+    private mutating func string() throws(BodyDecodingError) -> String {
         guard next() == UInt8(ascii: "\"") else { throw fail("Expected a JSON string.") }
         var scalars = String.UnicodeScalarView()
         var run: [UInt8] = []
@@ -100,7 +101,7 @@ struct FlatJSONObject {
     }
 
     /// `\uXXXX`, joining a UTF-16 surrogate pair; a lone surrogate is refused.
-    private mutating func unicodeEscape() throws(APIError) -> Unicode.Scalar {
+    private mutating func unicodeEscape() throws(BodyDecodingError) -> Unicode.Scalar {
         let high = try hex4()
         if (0xD800..<0xDC00).contains(high) {
             guard next() == UInt8(ascii: "\\"), next() == UInt8(ascii: "u") else { throw fail("Lone surrogate in a JSON string.") }
@@ -112,24 +113,18 @@ struct FlatJSONObject {
         return scalar
     }
 
-    private mutating func hex4() throws(APIError) -> UInt32 {
+    private mutating func hex4() throws(BodyDecodingError) -> UInt32 {
         var value: UInt32 = 0
         for _ in 0..<4 {
             guard let byte = next() else { throw fail("Truncated \\u escape.") }
-            let digit: UInt32
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
-            default: throw fail("Invalid \\u escape.")
-            }
-            value = value << 4 | digit
+            guard let digit = ASCII.hexValue(byte) else { throw fail("Invalid \\u escape.") }
+            value = value << 4 | UInt32(digit)
         }
         return value
     }
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, returned as written.
-    private mutating func number() throws(APIError) -> String {
+    private mutating func number() throws(BodyDecodingError) -> String {
         let start = index
         if peek() == UInt8(ascii: "-") { index += 1 }
         guard let first = peek(), isDigit(first) else { throw fail("Malformed JSON number.") }
@@ -170,5 +165,5 @@ struct FlatJSONObject {
         return bytes[index]
     }
 
-    private func fail(_ message: String) -> APIError { .malformedBody(message) }
+    private func fail(_ message: String) -> BodyDecodingError { .malformed(message) }
 }
