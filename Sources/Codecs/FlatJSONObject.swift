@@ -15,6 +15,19 @@ public struct FlatJSONObject {
         return try parser.object()
     }
 
+    /// A lone JSON string (RFC 8259), escapes decoded: `"email"` is `email`. Anything else
+    /// (another kind of value, text after the string) is refused.
+    public static func parseString(_ bytes: [UInt8]) throws(BodyDecodingError) -> String {
+        guard String(validating: bytes, as: UTF8.self) != nil else { throw BodyDecodingError.malformed("The JSON text is not valid UTF-8.") }
+        var parser = FlatJSONObject(bytes: bytes)
+        parser.skipWhitespace()
+        guard parser.peek() == UInt8(ascii: "\"") else { throw parser.fail("The JSON text must be a string.") }
+        let text = try parser.string()
+        parser.skipWhitespace()
+        guard parser.peek() == nil else { throw parser.fail("The JSON text must end after its string.") }
+        return text
+    }
+
     private init(bytes: [UInt8]) {
         self.bytes = bytes
     }

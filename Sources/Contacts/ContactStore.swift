@@ -1,3 +1,4 @@
+import Codecs
 import Postgres
 
 /// The contacts API's database calls. Each operation is one statement, one round trip: the
@@ -119,15 +120,18 @@ public struct ContactStore: Sendable {
         case .notFound: return .notFound
         case .duplicate: return .duplicate(existing: contactID)
         case .conflict: return .conflict(existing: contactID)
-        case .blacklisted: return .blacklisted(parameter: Self.unquote(payload))
-        case .invalid: return .invalid(parameter: Self.unquote(payload))
-        case .lastContactPoint: return .lastContactPoint(parameter: Self.unquote(payload))
+        case .blacklisted: return .blacklisted(parameter: try Self.unquote(payload))
+        case .invalid: return .invalid(parameter: try Self.unquote(payload))
+        case .lastContactPoint: return .lastContactPoint(parameter: try Self.unquote(payload))
         }
     }
 
-    /// A parameter name that SQL returned as a JSON string (`"email"` → `email`).
-    private static func unquote(_ json: String?) -> String {
-        guard let json else { return "" }
-        return String(json.dropFirst().dropLast())
+    /// A parameter name that SQL returned as a JSON string (`"email"` → `email`), decoded as JSON.
+    private static func unquote(_ json: String?) throws -> String {
+        do {
+            return try FlatJSONObject.parseString(Array((json ?? "").utf8))
+        } catch {
+            throw PostgresError(kind: .decoding, message: "the payload of a refusal is not a JSON string")
+        }
     }
 }
