@@ -85,7 +85,7 @@ public struct ContactsAPI: Sendable {
             return try await contacts(request, listingText: path.dropFirst("/crm/".count), presentedKey: presentedKey)
         }
         let route = Self.routes[Self.routeIndex(path)]
-        guard route.serves(request.method) else {
+        guard route.serves(request.method.rawValue) else {
             guard route.otherMethodStatus == 405 else { throw APIError.routeNotFound }
             var response = APIResponse.error(route.methodNotAllowed)
             response.headers.set("Allow", route.allow)
@@ -115,7 +115,7 @@ public struct ContactsAPI: Sendable {
     /// The checks of `/crm/{listing_id}` that need neither the key nor the database: the method
     /// (`405`), then the listing id (`400`). ``ContactsService`` makes them before its key gate.
     static func listing(of request: HTTPRequest, listingText: Substring) throws(APIError) -> Int64 {
-        guard contactsRoute.serves(request.method) else { throw APIError.methodNotAllowed }
+        guard contactsRoute.serves(request.method.rawValue) else { throw APIError.methodNotAllowed }
         guard let listing = try ContactValidation.integer("listing_id", String(listingText), in: 1...Int64.max) else {
             throw APIError.invalid("listing_id", "listing_id must be a whole number from 1 to 9223372036854775807.")
         }
@@ -123,7 +123,7 @@ public struct ContactsAPI: Sendable {
     }
 
     private func contacts(_ request: HTTPRequest, listingText: Substring, presentedKey: APIKey?) async throws -> HTTPResponse {
-        let method = request.method
+        let method = request.method.rawValue
         let listing = try Self.listing(of: request, listingText: listingText)
         guard let key = presentedKey else { throw APIError.forbidden }
         let operation: ContactOperation

@@ -193,9 +193,9 @@ public struct ContactsService: Sendable {
                         requestID: String, seconds: Double, clientStatus: Int? = nil) {
         let bytesOut = request.method == "HEAD" ? 0 : response.body.count
         // Any token is a method to the parser: only known ones are counted and logged as themselves.
-        let methodIndex = RequestMetrics.methodIndex(request.method)
+        let methodIndex = RequestMetrics.methodIndex(request.method.rawValue)
         if clientStatus == nil {
-            requestMetrics.record(route: route, methodIndex: methodIndex, status: response.status, seconds: seconds,
+            requestMetrics.record(route: route, methodIndex: methodIndex, status: response.status.code, seconds: seconds,
                                   bytesIn: request.body.count, bytesOut: bytesOut)
         }
         guard let accessLog else { return }
@@ -208,7 +208,7 @@ public struct ContactsService: Sendable {
             listing: listing.isEmpty ? "-" : String(listing),
             // Only the prefix, and only of something shaped like one of our keys.
             keyPrefix: key.flatMap { $0.text.utf8.count >= 24 ? $0.prefix : nil } ?? "-",
-            status: response.status,
+            status: response.status.code,
             durationMilliseconds: seconds * 1000,
             bytesIn: request.body.count,
             bytesOut: bytesOut,

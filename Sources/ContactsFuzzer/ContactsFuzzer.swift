@@ -183,7 +183,7 @@ enum ContactsExercise {
                      "the router answered a parameter refusal without a confirmed grant: \(answer)")
         let refusal: APIError
         do {
-            _ = try ContactOperation(method: request.method, parameters: RequestParameters(request), clientAddress: "127.0.0.1")
+            _ = try ContactOperation(method: request.method.rawValue, parameters: RequestParameters(request), clientAddress: "127.0.0.1")
             return
         } catch {
             refusal = error

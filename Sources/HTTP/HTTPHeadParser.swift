@@ -4,7 +4,7 @@ enum HTTPHeadParser {
     static func parse(_ bytes: ArraySlice<UInt8>) -> Result<HTTPRequestHead, HTTPProtocolError> {
         var lines = HeadLines(bytes: bytes)
         guard let requestLine = lines.next() else { return .failure(.badRequest("Missing request line.")) }
-        let method: String, target: String, version: HTTPVersion
+        let method: HTTPMethod, target: String, version: HTTPVersion
         switch parseRequestLine(requestLine) {
         case .failure(let error): return .failure(error)
         case .success(let parts): (method, target, version) = parts
@@ -22,7 +22,7 @@ enum HTTPHeadParser {
     }
 
     /// `method SP request-target SP HTTP-version`, single spaces (RFC 9112 §3).
-    private static func parseRequestLine(_ line: ArraySlice<UInt8>) -> Result<(String, String, HTTPVersion), HTTPProtocolError> {
+    private static func parseRequestLine(_ line: ArraySlice<UInt8>) -> Result<(HTTPMethod, String, HTTPVersion), HTTPProtocolError> {
         let parts = line.split(separator: .space, omittingEmptySubsequences: false)
         guard parts.count == 3 else { return .failure(.badRequest("Malformed request line.")) }
         let method = parts[0], target = parts[1], version = parts[2]
@@ -40,8 +40,9 @@ enum HTTPHeadParser {
             return .failure(.badRequest("Malformed HTTP version."))
         }
         guard major == 1, minor <= 1 else { return .failure(.versionNotSupported) }
-        return .success((String(decoding: method, as: UTF8.self), String(decoding: target, as: UTF8.self),
-                         HTTPVersion(major: major, minor: minor)))
+        // The usual methods are constants: no string is decoded for them.
+        let name = HTTPMethod.known(method) ?? HTTPMethod(rawValue: String(decoding: method, as: UTF8.self))
+        return .success((name, String(decoding: target, as: UTF8.self), HTTPVersion(major: major, minor: minor)))
     }
 
     /// `field-name ":" OWS field-value OWS` (RFC 9112 §5).

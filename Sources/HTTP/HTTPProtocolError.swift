@@ -5,7 +5,7 @@
 /// closed afterwards, since the byte stream can no longer be trusted to be at a request boundary
 /// (except after ``handlerTimeout``, which comes once the request was read whole).
 public struct HTTPProtocolError: Error, Sendable, Hashable, CustomStringConvertible {
-    public let status: Int
+    public let status: HTTPStatus
     /// Machine-readable, as in the API's error bodies: `invalid_parameter`, `headers_too_large`, …
     public let code: String
     /// For people: what was wrong, never an echo of the request's bytes.

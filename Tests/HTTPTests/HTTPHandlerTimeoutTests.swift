@@ -117,7 +117,7 @@ final class HTTPHandlerTimeoutTests: XCTestCase {
     }
 
     func testTheTimeoutHookGetsTheRequestAndWhatItReturnsIsSent() throws {
-        let reported = Mutex<[(path: String, number: UInt64, elapsed: Duration, status: Int)]>([])
+        let reported = Mutex<[(path: String, number: UInt64, elapsed: Duration, status: HTTPStatus)]>([])
         try start(handlerTimeout: .milliseconds(300)) { timeout in
             reported.withLock { $0.append((String(timeout.request.path), timeout.request.number, timeout.elapsed, timeout.response.status)) }
             var response = timeout.response

@@ -91,7 +91,7 @@ final class HTTPRequestParserTests: XCTestCase {
             ("huge request line, unterminated", "GET /" + String(repeating: "a", count: 16 * 1024 + 1), 431),
         ]
         for (name, request, status) in cases {
-            XCTAssertEqual(parse(request).failure?.status, status, name)
+            XCTAssertEqual(parse(request).failure?.status.code, status, name)
         }
     }
 

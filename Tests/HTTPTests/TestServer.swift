@@ -77,7 +77,7 @@ final class TestServer {
         switch request.path {
         case "/echo":
             let object: [String: Any] = [
-                "method": request.method, "target": request.target, "peer": request.peerAddress,
+                "method": request.method.rawValue, "target": request.target, "peer": request.peerAddress,
                 "body": String(decoding: request.body, as: UTF8.self), "bodyLength": request.body.count,
                 "version": request.head.version.description,
             ]

@@ -23,7 +23,7 @@ final class ResponseRecorder: Sendable {
         { request in
             let response = await handler(request)
             self.answers.withLock {
-                $0.append(Answer(method: request.method, path: request.path, status: response.status,
+                $0.append(Answer(method: request.method.rawValue, path: request.path, status: response.status.code,
                                  headers: Array(response.headers), body: response.body))
             }
             return response
@@ -35,7 +35,7 @@ final class ResponseRecorder: Sendable {
         { error in
             let response = respond(error)
             self.answers.withLock {
-                $0.append(Answer(method: "", path: nil, status: response.status, headers: Array(response.headers), body: response.body))
+                $0.append(Answer(method: "", path: nil, status: response.status.code, headers: Array(response.headers), body: response.body))
             }
             return response
         }
