@@ -52,7 +52,20 @@ public enum APIResponse {
     /// The HTTP server's own errors (400, 408, 413, 431, 503, …) in the same shape.
     @Sendable
     public static func protocolError(_ error: HTTPProtocolError) -> HTTPResponse {
-        let code = APIError.Code(rawValue: error.code) ?? .invalidParameter
-        return Self.error(APIError(status: error.status.code, code: code, message: error.message))
+        Self.error(APIError(status: error.status.code, code: code(for: error.kind), message: error.message))
+    }
+
+    /// The contract's code for each of the server's own errors: a malformed request, an
+    /// unsupported version or transfer coding are all `invalid_parameter` (the request itself
+    /// is the bad input); every `503` is `unavailable`.
+    static func code(for kind: HTTPProtocolError.Kind) -> APIError.Code {
+        switch kind {
+        case .malformed, .versionNotSupported, .transferCodingNotImplemented: .invalidParameter
+        case .headersTooLarge: .headersTooLarge
+        case .payloadTooLarge: .payloadTooLarge
+        case .requestTimeout: .requestTimeout
+        case .connectionLimit, .handlerTimeout, .overloaded: .unavailable
+        case .internalError: .internal
+        }
     }
 }

@@ -100,7 +100,7 @@ final class HTTPServerLoop: @unchecked Sendable {
 
     /// Over the connection limit: a best-effort `503` and close, without ever blocking.
     private func refuse(_ fd: Int32) {
-        let response = core.configuration.errorResponse(.unavailable)
+        let response = core.configuration.errorResponse(.connectionLimit)
         let bytes = HTTPResponseEncoder.encode(response, date: date.current(), includeBody: true, connection: "close")
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
         Glibc.close(fd)

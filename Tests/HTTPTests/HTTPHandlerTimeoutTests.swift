@@ -57,7 +57,7 @@ final class HTTPHandlerTimeoutTests: XCTestCase {
     }
 
     private func start(handlerTimeout: Duration, timedOut: (@Sendable (HTTPHandlerTimeout) -> HTTPResponse)? = nil) throws {
-        var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, eventLoops: 1)
+        var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, eventLoops: 1, errorResponse: TestErrorResponse.json)
         configuration.handlerTimeout = handlerTimeout
         configuration.handlerTimedOut = timedOut
         server = HTTPServer(configuration: configuration, handler: handlers.handle)
