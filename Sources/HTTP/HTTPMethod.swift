@@ -28,26 +28,24 @@ public struct HTTPMethod: Sendable, Hashable, RawRepresentable, ExpressibleByStr
     public static let trace: HTTPMethod = "TRACE"
 
     /// The constant for a method token of RFC 9110 §9 (and PATCH), or nil: lets the parser
-    /// name the usual methods without decoding (or allocating) a string for each request.
+    /// name the usual methods without decoding (or allocating) a string for each request. The
+    /// token's bytes, packed big-endian into an integer, are matched in one switch (a leading
+    /// NUL would pack like a shorter token: never a method).
     static func known(_ token: ArraySlice<UInt8>) -> HTTPMethod? {
-        switch token.count {
-        case 3:
-            if token.elementsEqual("GET".utf8) { return .get }
-            if token.elementsEqual("PUT".utf8) { return .put }
-        case 4:
-            if token.elementsEqual("POST".utf8) { return .post }
-            if token.elementsEqual("HEAD".utf8) { return .head }
-        case 5:
-            if token.elementsEqual("PATCH".utf8) { return .patch }
-            if token.elementsEqual("TRACE".utf8) { return .trace }
-        case 6:
-            if token.elementsEqual("DELETE".utf8) { return .delete }
-        case 7:
-            if token.elementsEqual("OPTIONS".utf8) { return .options }
-            if token.elementsEqual("CONNECT".utf8) { return .connect }
-        default:
-            break
+        guard token.count <= 7, token.first != 0 else { return nil }
+        var packed: UInt64 = 0
+        for byte in token { packed = packed << 8 | UInt64(byte) }
+        switch packed {
+        case 0x47_45_54: return .get  // GET
+        case 0x50_55_54: return .put  // PUT
+        case 0x50_4f_53_54: return .post  // POST
+        case 0x48_45_41_44: return .head  // HEAD
+        case 0x50_41_54_43_48: return .patch  // PATCH
+        case 0x54_52_41_43_45: return .trace  // TRACE
+        case 0x44_45_4c_45_54_45: return .delete  // DELETE
+        case 0x4f_50_54_49_4f_4e_53: return .options  // OPTIONS
+        case 0x43_4f_4e_4e_45_43_54: return .connect  // CONNECT
+        default: return nil
         }
-        return nil
     }
 }

@@ -22,6 +22,9 @@ final class HTTPMessageTypesTests: XCTestCase {
     func testAnyOtherTokenIsAMethodAsSentCaseSensitively() {
         XCTAssertNil(HTTPMethod.known(Array("get".utf8)[...]), "methods are case-sensitive (RFC 9110 §9.1)")
         XCTAssertNil(HTTPMethod.known(Array("GETS".utf8)[...]))
+        XCTAssertNil(HTTPMethod.known(Array("\0GET".utf8)[...]))
+        XCTAssertNil(HTTPMethod.known(Array("OPTIONSX".utf8)[...]))
+        XCTAssertNil(HTTPMethod.known([]))
         XCTAssertEqual(method(of: "get / HTTP/1.1")?.rawValue, "get")
         XCTAssertNotEqual(method(of: "get / HTTP/1.1"), .get)
         XCTAssertEqual(method(of: "PROPFIND / HTTP/1.1"), HTTPMethod(rawValue: "PROPFIND"))
