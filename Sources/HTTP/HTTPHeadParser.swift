@@ -23,9 +23,13 @@ enum HTTPHeadParser {
 
     /// `method SP request-target SP HTTP-version`, single spaces (RFC 9112 §3).
     private static func parseRequestLine(_ line: ArraySlice<UInt8>) -> Result<(HTTPMethod, String, HTTPVersion), HTTPProtocolError> {
-        let parts = line.split(separator: .space, omittingEmptySubsequences: false)
-        guard parts.count == 3 else { return .failure(.malformed("Malformed request line.")) }
-        let method = parts[0], target = parts[1], version = parts[2]
+        // Exactly two spaces; found in place rather than split into an array (no allocation).
+        guard let first = line.firstIndex(of: .space), let second = line[(first + 1)...].firstIndex(of: .space),
+              !line[(second + 1)...].contains(.space)
+        else {
+            return .failure(.malformed("Malformed request line."))
+        }
+        let method = line[..<first], target = line[(first + 1)..<second], version = line[(second + 1)...]
         guard !method.isEmpty, method.allSatisfy(isTokenCharacter) else {
             return .failure(.malformed("Malformed method."))
         }
