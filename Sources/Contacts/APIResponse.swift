@@ -36,13 +36,12 @@ public enum APIResponse {
     static func json(_ status: Int, _ body: [UInt8]) -> HTTPResponse {
         var headers = HTTPHeaders()
         headers.add("Content-Type", "application/json; charset=utf-8")
-        return HTTPResponse(status: status, headers: headers, body: body)
+        return HTTPResponse(status: HTTPStatus(code: status), headers: headers, body: body)
     }
 
     /// The HTTP server's own errors (400, 408, 413, 431, 503, …) in the same shape.
     @Sendable
     public static func protocolError(_ error: HTTPProtocolError) -> HTTPResponse {
-        let code = APIError.Code(rawValue: error.code) ?? .invalidParameter
-        return Self.error(APIError(status: error.status, code: code, message: error.message))
+        Self.error(RequestFailure(error).answer)
     }
 }

@@ -1,3 +1,5 @@
+import HTTP
+
 /// A request to `/crm/{listing_id}` whose parameters passed the contract's validation (API.md
 /// §2): what to do, with every value in its stored form, ready for one ``ContactStore`` call.
 ///
@@ -19,11 +21,11 @@ public enum ContactOperation: Sendable, Equatable {
 
     /// Validates the parameters of a request with `method` (one of POST, PUT, DELETE, GET, HEAD).
     /// `clientAddress` is the contact's address when the request gives no `ip_address`.
-    public init(method: String, parameters: RequestParameters, clientAddress: String) throws(APIError) {
+    public init(method: HTTPMethod, parameters: RequestParameters, clientAddress: String) throws(APIError) {
         switch method {
-        case "POST": self = try Self.create(parameters, clientAddress: clientAddress)
-        case "PUT": self = try Self.upsert(parameters, clientAddress: clientAddress)
-        case "DELETE": self = try Self.delete(parameters)
+        case .post: self = try Self.create(parameters, clientAddress: clientAddress)
+        case .put: self = try Self.upsert(parameters, clientAddress: clientAddress)
+        case .delete: self = try Self.delete(parameters)
         default: self = try .search(Self.filters(parameters))
         }
     }

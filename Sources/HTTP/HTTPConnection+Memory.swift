@@ -10,18 +10,17 @@ extension HTTPConnection {
     /// Brings this connection's charge up to date with what it holds now, and its place among
     /// the loop's holders: a request not yet whole, or a response waiting for its client.
     func account() {
-        let holding = input.capacity + parser.bufferedBodyBytes + handlingBytes + output.ownBytes
-        let grew = holding > charged
-        if holding != charged {
-            owner.core.budget.adjust(by: holding - charged)
-            charged = holding
+        let (delta, holds) = state.value.recharge()
+        if delta != 0 { owner.core.budget.adjust(by: delta) }
+        if holds {
+            if state.value.holdTicket == nil {
+                let ticket = owner.hold(self)
+                state.value.holdTicket = ticket
+            }
+        } else if state.value.holdTicket != nil {
+            state.value.holdTicket = nil
         }
-        if state == .writing || (state == .reading && holding > 0) {
-            if holdTicket == nil { holdTicket = owner.hold(self) }
-        } else {
-            holdTicket = nil
-        }
-        if grew { shedIfOverLimit() }
+        if delta > 0 { shedIfOverLimit() }
     }
 
     /// Past the limit (a response stalled, mostly): the loop sheds its holders older than this
@@ -29,21 +28,23 @@ extension HTTPConnection {
     func shedIfOverLimit() {
         let budget = owner.core.budget
         guard budget.bytes > budget.limit else { return }
-        if !owner.shed(downTo: budget.bufferingLimit, before: holdTicket.map { .ticket($0) } ?? .everyone) {
-            owner.core.requestRelief(from: owner, before: holdTicket?.since ?? MonotonicClock.now())
+        let ticket = state.value.holdTicket
+        if !owner.shed(downTo: budget.bufferingLimit, before: ticket.map { .ticket($0) } ?? .everyone) {
+            owner.core.requestRelief(from: owner, before: ticket?.since ?? MonotonicClock.now())
         }
     }
 
     /// What closing this connection would give back: its own charge, and its stalled response's
     /// body unless other connections wait to write the same one.
     var freeableBytes: Int {
-        charged + (outputBodyRetained && !owner.isShared(output.body) ? output.body.count : 0)
+        let (charged, retained, body) = (state.value.charged, state.value.outputBodyRetained, state.value.output.body)
+        return charged + (retained && !owner.isShared(body) ? body.count : 0)
     }
 
     /// Closes this connection to make room for others, as one that held memory longest: a
     /// request not yet whole gets `503` (``HTTPProtocolError/overloaded``) first.
     func shed() {
-        switch state {
+        switch state.value.machine.phase {
         case .reading: fail(.overloaded)
         case .writing: close()
         case .handling, .lingering, .closed: return
@@ -60,7 +61,7 @@ extension HTTPConnection {
     /// otherwise the request was taken, or the connection paused or closed.
     func readUnderPressure() -> Bool {
         let budget = owner.core.budget
-        let ticket = holdTicket ?? owner.holders.newcomer(now: MonotonicClock.now())
+        let ticket = state.value.holdTicket ?? owner.newcomer()
         switch peek() {
         case .nothing:
             return false
@@ -96,7 +97,7 @@ extension HTTPConnection {
     func finishPaused(hangup: Bool) {
         guard !hangup else { return close() }  // reset: nobody left to answer
         let budget = owner.core.budget
-        let ticket = holdTicket ?? owner.holders.newcomer(now: MonotonicClock.now())
+        let ticket = state.value.holdTicket ?? owner.newcomer()
         guard case .whole(let parsedHead, let body, let probe, let kernelBytes, let headSize) = peek() else { return close() }
         let size = headSize + body.count
         guard budget.admits(size) || owner.shed(downTo: budget.limit - size, before: .ticket(ticket)) else { return close() }
@@ -104,22 +105,20 @@ extension HTTPConnection {
     }
 
     private func peek() -> HTTPRequestPeek {
-        HTTPRequestPeek.peek(fd, into: &owner.readBuffer, parser: parser, pending: input[inputIndex...],
-                             headBytes: parser.isAtRequestBoundary ? nil : headBytes)
+        let parser = state.value.parser
+        let pending = state.value.input[state.value.inputIndex...]
+        return owner.peek(fd, parser: parser, pending: pending, headBytes: parser.isAtRequestBoundary ? nil : state.value.headBytes)
     }
 
     /// Takes from the socket exactly the bytes that complete the peeked request, and hands it over.
     private func take(_ parsedHead: HTTPRequestHead?, _ body: [UInt8], _ probe: HTTPRequestParser, kernelBytes: Int, headSize: Int) {
         if kernelBytes > 0 {
-            let taken = owner.readBuffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, kernelBytes, 0) }
-            guard taken == kernelBytes else { return close() }
+            guard owner.read(fd, count: kernelBytes) == kernelBytes else { return close() }
         }
-        guard let head = parsedHead ?? head else { return fail(.internalError) }
-        parser = probe
-        input = []
-        inputIndex = 0
-        self.head = head
-        headBytes = headSize
+        guard let head = parsedHead ?? state.value.head else { return fail(.internalError) }
+        state.value.resetInput()
+        state.value.parser = probe
+        received(head, bytes: headSize)
         setPaused(false)
         dispatch(HTTPRequest.received(head: head, body: body, peerAddress: peerAddress))
     }
@@ -128,24 +127,24 @@ extension HTTPConnection {
 
     /// Stops reading until the budget has room: the client's bytes wait in the kernel.
     func pause(_ ticket: HTTPHolders.Ticket) {
-        guard !isPaused else { return }
+        guard !state.value.isPaused else { return }
         setPaused(true)
         // The client has started a request, even if none of it is read yet: it gets the same
         // time to complete as any other.
-        if requestDeadline == nil { requestDeadline = MonotonicClock.now() &+ owner.requestTimeoutNanos }
+        state.value.machine.requestBegan(now: MonotonicClock.now())
         owner.pause(self, reliefBefore: ticket.since)
     }
 
     /// The budget has room again: watch for input once more (on the loop thread).
     func resume() {
-        guard isPaused else { return }
+        guard state.value.isPaused else { return }
         setPaused(false)
-        if state == .reading { owner.setInterest(.read, for: self) }
+        if state.value.machine.phase == .reading { owner.setInterest(.read, for: self) }
     }
 
     func setPaused(_ paused: Bool) {
-        guard paused != isPaused else { return }
-        isPaused = paused
+        guard paused != state.value.isPaused else { return }
+        state.value.isPaused = paused
         owner.core.countPaused(paused ? 1 : -1)
     }
 }

@@ -13,14 +13,14 @@ public struct HTTPVersion: Sendable, Hashable, CustomStringConvertible {
 
 /// The request line and header fields of a request, as parsed (RFC 9112 §3, §5).
 public struct HTTPRequestHead: Sendable {
-    /// The method token, case-sensitive as RFC 9110 §9.1 says (`GET`, not `get`).
-    public let method: String
+    /// The method, case-sensitive as RFC 9110 §9.1 says (`GET`, not `get`).
+    public let method: HTTPMethod
     /// The request target as sent, e.g. `/crm/12?email=a%40b.c`.
     public let target: String
     public let version: HTTPVersion
     public let headers: HTTPHeaders
 
-    public init(method: String, target: String, version: HTTPVersion, headers: HTTPHeaders) {
+    public init(method: HTTPMethod, target: String, version: HTTPVersion, headers: HTTPHeaders) {
         self.method = method
         self.target = target
         self.version = version
@@ -76,7 +76,7 @@ public struct HTTPRequest: Sendable {
 
     private static let counter = Atomic<UInt64>(0)
 
-    public var method: String { head.method }
+    public var method: HTTPMethod { head.method }
     public var target: String { head.target }
     public var path: Substring { head.path }
     public var query: Substring? { head.query }

@@ -86,7 +86,7 @@ public struct HTTPRequestParser: Sendable {
     public mutating func parse(_ buffer: ArraySlice<UInt8>, from index: inout Int) -> Event {
         switch state {
         case .failed:
-            return .failure(.badRequest("The connection is in an error state."))
+            return .failure(.malformed("The connection is in an error state."))
         case .head:
             return parseHead(buffer, from: &index)
         case .fixedBody(let remaining):
@@ -156,10 +156,10 @@ public struct HTTPRequestParser: Sendable {
         let contentLengths = head.headers.values(for: "Content-Length")
         if !transferEncodings.isEmpty {
             guard contentLengths.isEmpty else {
-                return .failure(.badRequest("Content-Length and Transfer-Encoding must not both be sent."))
+                return .failure(.malformed("Content-Length and Transfer-Encoding must not both be sent."))
             }
             guard head.version == .http1_1 else {
-                return .failure(.badRequest("Transfer-Encoding is not allowed in HTTP/1.0."))
+                return .failure(.malformed("Transfer-Encoding is not allowed in HTTP/1.0."))
             }
             let codings = transferEncodings.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
             guard codings.count == 1, HTTPHeaders.equalsIgnoringCase(codings[0].trimming(.spacesAndTabs), "chunked") else {
@@ -171,10 +171,10 @@ public struct HTTPRequestParser: Sendable {
         // "Content-Length: 5, 5" and repeated equal fields are one length (RFC 9110 §8.6).
         let values = contentLengths.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }.map { $0.trimming(.spacesAndTabs) }
         guard let first = values.first, values.allSatisfy({ $0 == first }) else {
-            return .failure(.badRequest("Conflicting Content-Length values."))
+            return .failure(.malformed("Conflicting Content-Length values."))
         }
         guard !first.isEmpty, first.utf8.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }) else {
-            return .failure(.badRequest("Content-Length is not a number."))
+            return .failure(.malformed("Content-Length is not a number."))
         }
         guard first.utf8.count <= 18, let length = Int(first), length <= limits.maxBodyBytes else {
             return .failure(.payloadTooLarge)
@@ -189,9 +189,9 @@ public struct HTTPRequestParser: Sendable {
             switch state {
             case .chunkSize:
                 guard let (line, next) = nextLine(buffer, from: index, maxLength: 1024) else {
-                    return buffer.endIndex - index > 1024 ? fail(.badRequest("Chunk size line too long.")) : .needMoreData
+                    return buffer.endIndex - index > 1024 ? fail(.malformed("Chunk size line too long.")) : .needMoreData
                 }
-                guard let size = chunkSize(line) else { return fail(.badRequest("Malformed chunk size.")) }
+                guard let size = chunkSize(line) else { return fail(.malformed("Malformed chunk size.")) }
                 index = next
                 if size == 0 {
                     state = .trailers(bytes: 0)
@@ -210,9 +210,9 @@ public struct HTTPRequestParser: Sendable {
                 state = .chunkDataEnd
             case .chunkDataEnd:
                 guard let (line, next) = nextLine(buffer, from: index, maxLength: 2) else {
-                    return buffer.endIndex - index >= 2 ? fail(.badRequest("Chunk data not followed by CRLF.")) : .needMoreData
+                    return buffer.endIndex - index >= 2 ? fail(.malformed("Chunk data not followed by CRLF.")) : .needMoreData
                 }
-                guard line.isEmpty else { return fail(.badRequest("Chunk data longer than its size.")) }
+                guard line.isEmpty else { return fail(.malformed("Chunk data longer than its size.")) }
                 index = next
                 state = .chunkSize
             case .trailers(let bytes):

@@ -15,7 +15,7 @@ enum HTTPResponseEncoder {
     static func encodeHead(_ response: HTTPResponse, date: String, connection: String?, reserving extra: Int = 0) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(160 + response.headers.count * 40 + extra)
-        append("HTTP/1.1 \(response.status) \(HTTPReasonPhrase.phrase(for: response.status))\r\n", to: &bytes)
+        append("HTTP/1.1 \(response.status.code) \(response.status.reasonPhrase)\r\n", to: &bytes)
         for (name, value) in response.headers where isSafe(name: name, value: value) {
             if HTTPHeaders.equalsIgnoringCase(name, "Content-Length") || HTTPHeaders.equalsIgnoringCase(name, "Connection")
                 || HTTPHeaders.equalsIgnoringCase(name, "Date") || HTTPHeaders.equalsIgnoringCase(name, "Transfer-Encoding") {

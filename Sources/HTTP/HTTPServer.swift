@@ -145,7 +145,7 @@ final class HTTPServerCore: Sendable {
     /// Weak: the loops hold the core.
     private let loops = Mutex<[WeakLoop]>([])
 
-    private struct WeakLoop: @unchecked Sendable {
+    private struct WeakLoop: Sendable {
         weak var loop: HTTPServerLoop?
     }
 

@@ -30,7 +30,8 @@ public struct HTTPServerConfiguration: Sendable {
     /// Bytes all connections together may hold in buffers (unfinished requests, requests being
     /// handled, responses not yet written); see ``HTTPBufferBudget`` for what happens near it.
     public var maxBufferedBytes: Int
-    /// Renders the server's own error responses (400, 408, 413, 431, 500, 503, …).
+    /// Renders the server's own error responses (400, 408, 413, 431, 500, 503, …): the
+    /// application's error shape goes here (the server's default is plain text).
     public var errorResponse: @Sendable (HTTPProtocolError) -> HTTPResponse
 
     public init(
@@ -43,7 +44,7 @@ public struct HTTPServerConfiguration: Sendable {
         handlerTimeout: Duration = .seconds(15),
         maxConnections: Int = 10_000,
         maxBufferedBytes: Int = 128 << 20,
-        errorResponse: @escaping @Sendable (HTTPProtocolError) -> HTTPResponse = HTTPServerConfiguration.jsonErrorResponse,
+        errorResponse: @escaping @Sendable (HTTPProtocolError) -> HTTPResponse = HTTPServerConfiguration.plainTextErrorResponse,
         handlerTimedOut: (@Sendable (HTTPHandlerTimeout) -> HTTPResponse)? = nil
     ) {
         self.host = host
@@ -59,13 +60,14 @@ public struct HTTPServerConfiguration: Sendable {
         self.handlerTimedOut = handlerTimedOut
     }
 
-    /// `{"status":"error","code":"…","message":"…","data":{}}`, the API's error shape; a `503`
-    /// carries `Retry-After: 1`.
+    /// The server's own errors as plain text, for a server without an application's error
+    /// shape: the status line's reason phrase (`Request Timeout`), `text/plain`; a `503`
+    /// carries `Retry-After: 1`. An application passes its own renderer instead.
     @Sendable
-    public static func jsonErrorResponse(_ error: HTTPProtocolError) -> HTTPResponse {
-        var response = HTTPResponse.json(
-            status: error.status, #"{"status":"error","code":"\#(error.code)","message":"\#(error.message)","data":{}}"#)
-        if error.status == 503 { response.headers.set("Retry-After", "1") }
-        return response
+    public static func plainTextErrorResponse(_ error: HTTPProtocolError) -> HTTPResponse {
+        var headers = HTTPHeaders()
+        headers.add("Content-Type", "text/plain; charset=utf-8")
+        if error.status == .serviceUnavailable { headers.add("Retry-After", "1") }
+        return HTTPResponse(status: error.status, headers: headers, body: Array("\(error.status.reasonPhrase)\n".utf8))
     }
 }

@@ -6,65 +6,94 @@ import Synchronization
 /// The server's share of one event loop: its listening socket, its connections, the read buffer
 /// they share (the only one a connection reads into), what the buffer budget needs of a loop
 /// (the connections holding memory, oldest first; the response bodies stalled; the connections
-/// paused), and the periodic sweep that enforces timeouts. Touched only on `loop`'s thread,
-/// except ``requestRelief()``.
-final class HTTPServerLoop: @unchecked Sendable {
+/// paused), and the periodic sweep that enforces timeouts. Its mutable state is in a
+/// `LoopBound` (touched only on `loop`'s thread, checked in debug builds); only
+/// ``requestRelief()`` may be called from any thread.
+final class HTTPServerLoop: Sendable {
+    /// What the loop keeps between events, owned by its thread.
+    struct State {
+        var date = HTTPDate()
+        /// Big enough to peek at a whole request of the largest size allowed (head and body),
+        /// up to 1 MiB; at least 64 KiB.
+        var readBuffer: [UInt8]
+        /// Connections holding memory the loop could take back, oldest first.
+        var holders = HTTPHolders()
+        var listener: Int32 = -1
+        var connections: [Int32: HTTPConnection] = [:]
+        /// Paused by the budget, in the order they were paused (closed ones are skipped).
+        var paused: [HTTPConnection] = []
+        var resumeTimer: TimerID?
+        var pendingBodies = HTTPPendingBodies()
+        /// Set while shedding, which closes connections and so comes back through their accounting.
+        var shedding = false
+        var draining = false
+        var drained: (() -> Void)?
+        var sweepTimer: TimerID?
+    }
+
     let loop: EventLoop
     let core: HTTPServerCore
-    let requestTimeoutNanos: UInt64
-    let idleTimeoutNanos: UInt64
-    let handlerTimeoutNanos: UInt64
-    var date = HTTPDate()
-    /// Big enough to peek at a whole request of the largest size allowed (head and body), up to
-    /// 1 MiB; at least 64 KiB.
-    var readBuffer: [UInt8]
-    /// Connections holding memory the loop could take back, oldest first.
-    var holders = HTTPHolders()
-
-    private var listener: Int32 = -1
-    private var connections: [Int32: HTTPConnection] = [:]
-    /// Paused by the budget, in the order they were paused (closed ones are skipped).
-    private var paused: [HTTPConnection] = []
-    private var resumeTimer: TimerID?
-    private var pendingBodies = HTTPPendingBodies()
-    /// Set while shedding, which closes connections and so comes back through their accounting.
-    private var shedding = false
+    let timeouts: HTTPConnectionStateMachine.Timeouts
+    let readBufferSize: Int
+    let state: LoopBound<State>
     /// A relief job is queued on this loop already (set from any loop).
     private let reliefQueued = Atomic<Bool>(false)
-    private var draining = false
-    private var drained: (() -> Void)?
-    private var sweepTimer: TimerID?
 
     init(loop: EventLoop, core: HTTPServerCore) {
         self.loop = loop
         self.core = core
-        requestTimeoutNanos = MonotonicClock.nanoseconds(core.configuration.requestTimeout)
-        idleTimeoutNanos = MonotonicClock.nanoseconds(core.configuration.idleTimeout)
-        handlerTimeoutNanos = MonotonicClock.nanoseconds(core.configuration.handlerTimeout)
-        let limits = core.configuration.limits
-        readBuffer = [UInt8](repeating: 0, count: max(65_536, min(limits.maxHeadBytes + limits.maxBodyBytes + 1024, 1 << 20)))
+        let configuration = core.configuration
+        timeouts = .init(request: MonotonicClock.nanoseconds(configuration.requestTimeout),
+                         idle: MonotonicClock.nanoseconds(configuration.idleTimeout),
+                         handler: MonotonicClock.nanoseconds(configuration.handlerTimeout))
+        let limits = configuration.limits
+        readBufferSize = max(65_536, min(limits.maxHeadBytes + limits.maxBodyBytes + 1024, 1 << 20))
+        state = LoopBound(State(readBuffer: [UInt8](repeating: 0, count: readBufferSize)), on: loop)
     }
 
     /// Starts accepting on `listener` (on the loop thread).
     func start(listener: Int32) {
         loop.execute { [self] in
-            self.listener = listener
+            state.value.listener = listener
             watchListener()
             scheduleSweep()
         }
+    }
+
+    // MARK: The shared read buffer
+
+    /// Reads from `fd` into the shared buffer (at most `count` bytes): what `read(2)` returns.
+    func read(_ fd: Int32, count: Int = .max) -> Int {
+        state.value.readBuffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, min(count, $0.count)) }
+    }
+
+    /// The first `count` bytes of the shared buffer, as just read.
+    func received(_ count: Int) -> ArraySlice<UInt8> {
+        state.value.readBuffer[0..<count]
+    }
+
+    /// Peeks at what `fd` would give (``HTTPRequestPeek``), into the shared buffer.
+    func peek(_ fd: Int32, parser: HTTPRequestParser, pending: ArraySlice<UInt8>, headBytes: Int?) -> HTTPRequestPeek {
+        HTTPRequestPeek.peek(fd, into: &state.value.readBuffer, parser: parser, pending: pending, headBytes: headBytes)
+    }
+
+    /// The `Date` header's value (formatted once a second).
+    func currentDate() -> String {
+        state.value.date.current()
     }
 
     // MARK: Accepting
 
     private func watchListener() {
         do {
-            try loop.register(listener, interest: .read) { [unowned self] _ in acceptConnections() }
+            try loop.register(state.value.listener, interest: .read) { [unowned self] _ in acceptConnections() }
         } catch {
             fatalError("cannot watch the listening socket: \(error)")
         }
     }
 
     private func acceptConnections() {
+        let listener = state.value.listener
         for _ in 0..<256 {
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -90,7 +119,7 @@ final class HTTPServerLoop: @unchecked Sendable {
             let connection = HTTPConnection(fd: fd, peerAddress: SocketAddress(storage: storage).text, owner: self)
             do {
                 try loop.register(fd, interest: .read) { [unowned connection] events in connection.handle(events) }
-                connections[fd] = connection
+                state.value.connections[fd] = connection
             } catch {
                 Glibc.close(fd)
                 core.releaseConnection()
@@ -100,16 +129,16 @@ final class HTTPServerLoop: @unchecked Sendable {
 
     /// Over the connection limit: a best-effort `503` and close, without ever blocking.
     private func refuse(_ fd: Int32) {
-        let response = core.configuration.errorResponse(.unavailable)
-        let bytes = HTTPResponseEncoder.encode(response, date: date.current(), includeBody: true, connection: "close")
+        let response = core.configuration.errorResponse(.connectionLimit)
+        let bytes = HTTPResponseEncoder.encode(response, date: currentDate(), includeBody: true, connection: "close")
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
         Glibc.close(fd)
     }
 
     private func pauseAccepting() {
-        loop.deregister(listener)
+        loop.deregister(state.value.listener)
         loop.scheduleTimer(after: .milliseconds(100)) { [self] in
-            if !draining { watchListener() }
+            if !state.value.draining { watchListener() }
         }
     }
 
@@ -128,7 +157,7 @@ final class HTTPServerLoop: @unchecked Sendable {
     /// asked to shed their holders older than `moment` (when `connection` started holding).
     func pause(_ connection: HTTPConnection, reliefBefore moment: UInt64) {
         setInterest(.peerClosed, for: connection)
-        paused.append(connection)
+        state.value.paused.append(connection)
         scheduleResume()
         core.requestRelief(from: self, before: moment)
     }
@@ -136,18 +165,19 @@ final class HTTPServerLoop: @unchecked Sendable {
     /// While connections are paused, looks every 20 ms whether the budget allows them to read
     /// again, and then resumes all of them: each checks the budget again before it buffers.
     private func scheduleResume() {
-        guard resumeTimer == nil else { return }
-        resumeTimer = loop.scheduleTimer(after: .milliseconds(20)) { [self] in
-            resumeTimer = nil
-            paused.removeAll { !$0.isPaused }
-            guard !paused.isEmpty else { return }
+        guard state.value.resumeTimer == nil else { return }
+        let timer = loop.scheduleTimer(after: .milliseconds(20)) { [self] in
+            state.value.resumeTimer = nil
+            state.value.paused.removeAll { !$0.state.value.isPaused }
+            guard !state.value.paused.isEmpty else { return }
             if core.budget.allowsResuming {
-                let waiting = paused
-                paused = []
+                let waiting = state.value.paused
+                state.value.paused = []
                 for connection in waiting { connection.resume() }
             }
-            if !paused.isEmpty { scheduleResume() }
+            if !state.value.paused.isEmpty { scheduleResume() }
         }
+        state.value.resumeTimer = timer
     }
 
     // MARK: Memory
@@ -155,23 +185,29 @@ final class HTTPServerLoop: @unchecked Sendable {
     /// A connection's response is stalled: charges its body, once for all connections of this
     /// loop writing the same one.
     func retainBody(_ body: [UInt8]) {
-        core.budget.adjust(by: pendingBodies.retain(body))
+        core.budget.adjust(by: state.value.pendingBodies.retain(body))
     }
 
     /// A stalled response is written, or dropped.
     func releaseBody(_ body: [UInt8]) {
-        core.budget.adjust(by: -pendingBodies.release(body))
+        core.budget.adjust(by: -state.value.pendingBodies.release(body))
     }
 
     /// Whether other connections of this loop are stalled on the same body (closing one frees none of it).
     func isShared(_ body: [UInt8]) -> Bool {
-        pendingBodies.isShared(body)
+        state.value.pendingBodies.isShared(body)
     }
 
     /// Queues `connection` as holding memory from now on.
     func hold(_ connection: HTTPConnection) -> HTTPHolders.Ticket {
-        holders.compactIfMostlyStale(live: connections.count)
-        return holders.append(connection, now: MonotonicClock.now())
+        let live = state.value.connections.count
+        state.value.holders.compactIfMostlyStale(live: live)
+        return state.value.holders.append(connection, now: MonotonicClock.now())
+    }
+
+    /// The ticket a connection that holds nothing yet would get now.
+    func newcomer() -> HTTPHolders.Ticket {
+        state.value.holders.newcomer(now: MonotonicClock.now())
     }
 
     /// Closes this loop's oldest holders within `bound` (a request not yet whole gets `503` first)
@@ -180,10 +216,10 @@ final class HTTPServerLoop: @unchecked Sendable {
     @discardableResult
     func shed(downTo target: Int, before bound: HTTPHolders.Bound) -> Bool {
         let budget = core.budget
-        guard !shedding else { return budget.bytes <= target }
-        shedding = true
-        defer { shedding = false }
-        while budget.bytes > target, let victim = holders.popOldest(within: bound) {
+        guard !state.value.shedding else { return budget.bytes <= target }
+        state.value.shedding = true
+        defer { state.value.shedding = false }
+        while budget.bytes > target, let victim = state.value.holders.popOldest(within: bound) {
             if victim.freeableBytes >= 1024 {
                 victim.shed()
                 core.countShed()
@@ -208,10 +244,10 @@ final class HTTPServerLoop: @unchecked Sendable {
     func remove(_ connection: HTTPConnection) {
         loop.deregister(connection.fd)
         Glibc.close(connection.fd)
-        connections.removeValue(forKey: connection.fd)
+        state.value.connections.removeValue(forKey: connection.fd)
         core.releaseConnection()
-        if draining, connections.isEmpty, let drained {
-            self.drained = nil
+        if state.value.draining, state.value.connections.isEmpty, let drained = state.value.drained {
+            state.value.drained = nil
             drained()
         }
     }
@@ -222,12 +258,13 @@ final class HTTPServerLoop: @unchecked Sendable {
         let configuration = core.configuration
         let shortest = min(configuration.requestTimeout, configuration.idleTimeout, configuration.handlerTimeout)
         let interval = min(max(shortest / 10, .milliseconds(10)), .seconds(1))
-        sweepTimer = loop.scheduleTimer(after: interval) { [self] in
+        let timer = loop.scheduleTimer(after: interval) { [self] in
             let now = MonotonicClock.now()
-            _ = date.current()
-            for connection in Array(connections.values) { connection.checkTimeouts(now: now) }
+            _ = currentDate()
+            for connection in Array(state.value.connections.values) { connection.checkTimeouts(now: now) }
             scheduleSweep()
         }
+        state.value.sweepTimer = timer
     }
 
     // MARK: Shutdown
@@ -235,28 +272,29 @@ final class HTTPServerLoop: @unchecked Sendable {
     /// Stops accepting, closes idle connections and lets busy ones finish (on the loop thread);
     /// calls `done` once no connection is left.
     func drain(_ done: @escaping () -> Void) {
-        draining = true
+        state.value.draining = true
+        let listener = state.value.listener
         if listener >= 0 {
             loop.deregister(listener)
             Glibc.close(listener)
-            listener = -1
+            state.value.listener = -1
         }
-        for connection in Array(connections.values) { connection.drain() }
-        if connections.isEmpty {
+        for connection in Array(state.value.connections.values) { connection.drain() }
+        if state.value.connections.isEmpty {
             done()
         } else {
-            drained = done
+            state.value.drained = done
         }
     }
 
     /// Closes whatever is still open once the grace period is over.
     func closeAll() {
-        for connection in Array(connections.values) { connection.close() }
-        if let sweepTimer { loop.cancelTimer(sweepTimer) }
-        sweepTimer = nil
-        if let resumeTimer { loop.cancelTimer(resumeTimer) }
-        resumeTimer = nil
-        paused = []
-        holders.removeAll()
+        for connection in Array(state.value.connections.values) { connection.close() }
+        if let sweepTimer = state.value.sweepTimer { loop.cancelTimer(sweepTimer) }
+        state.value.sweepTimer = nil
+        if let resumeTimer = state.value.resumeTimer { loop.cancelTimer(resumeTimer) }
+        state.value.resumeTimer = nil
+        state.value.paused = []
+        state.value.holders.removeAll()
     }
 }

@@ -77,7 +77,7 @@ enum ParserExercise {
                 case .needMoreData:
                     break
                 case .head(let head):
-                    precondition(!head.method.isEmpty && !head.target.isEmpty)
+                    precondition(!head.method.rawValue.isEmpty && !head.target.isEmpty)
                     outcome.append("head \(head.method) \(head.target) \(head.headers.count)")
                     continue
                 case .body(let body):

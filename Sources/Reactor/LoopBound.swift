@@ -17,7 +17,10 @@
 public final class LoopBound<Value>: @unchecked Sendable {
     /// The loop whose thread owns the value.
     public let loop: EventLoop
-    private var storage: Value
+    /// Inlinable (with the accessors below), so that each client module gets them specialised
+    /// for its `Value`: a generic call through value witnesses per access would cost the HTTP
+    /// server more per request than the rest of its connection handling.
+    @usableFromInline var storage: Value
 
     /// Creating the box is allowed anywhere: no other thread can see it yet.
     public init(_ value: Value, on loop: EventLoop) {
@@ -26,6 +29,7 @@ public final class LoopBound<Value>: @unchecked Sendable {
     }
 
     /// The value; only on ``loop``'s thread (checked in debug builds).
+    @inlinable
     public var value: Value {
         _read {
             assert(loop.inEventLoop, "LoopBound state read off its event loop's thread")
@@ -39,6 +43,7 @@ public final class LoopBound<Value>: @unchecked Sendable {
 
     /// The value without the thread check, for the few places that run provably alone
     /// (a `deinit`, or after the loop has stopped and its thread has exited). Say why at each use.
+    @inlinable
     public var unsafeUncheckedValue: Value {
         _read { yield storage }
         _modify { yield &storage }

@@ -212,7 +212,7 @@ final class OpenAPIResponseTests: ContactsTestCase {
         var expected: Set<String> = ["\(RouteTable.unmatchedLabel) OTHER 404"]
         for route in RouteTable.routes {
             for method in route.methods {
-                for status in method.statuses where Self.provokedElsewhere[String(status)] == nil {
+                for status in method.statuses where Self.provokedElsewhere[String(status.code)] == nil {
                     expected.insert("\(route.template) \(method.name) \(status)")
                 }
             }

@@ -140,7 +140,7 @@ final class ReadinessTests: XCTestCase {
         let pool = application.pool
         let request = { (path: String) async -> Int in
             let head = HTTPRequestHead(method: "GET", target: path, version: .http1_1, headers: HTTPHeaders())
-            return await application.handle(HTTPRequest(head: head, body: [], peerAddress: "127.0.0.1")).status
+            return await application.handle(HTTPRequest(head: head, body: [], peerAddress: "127.0.0.1")).status.code
         }
         let up = await request("/readyz")
         XCTAssertEqual(up, 200)

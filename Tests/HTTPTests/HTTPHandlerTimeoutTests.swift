@@ -57,7 +57,7 @@ final class HTTPHandlerTimeoutTests: XCTestCase {
     }
 
     private func start(handlerTimeout: Duration, timedOut: (@Sendable (HTTPHandlerTimeout) -> HTTPResponse)? = nil) throws {
-        var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, eventLoops: 1)
+        var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, eventLoops: 1, errorResponse: TestErrorResponse.json)
         configuration.handlerTimeout = handlerTimeout
         configuration.handlerTimedOut = timedOut
         server = HTTPServer(configuration: configuration, handler: handlers.handle)
@@ -117,7 +117,7 @@ final class HTTPHandlerTimeoutTests: XCTestCase {
     }
 
     func testTheTimeoutHookGetsTheRequestAndWhatItReturnsIsSent() throws {
-        let reported = Mutex<[(path: String, number: UInt64, elapsed: Duration, status: Int)]>([])
+        let reported = Mutex<[(path: String, number: UInt64, elapsed: Duration, status: HTTPStatus)]>([])
         try start(handlerTimeout: .milliseconds(300)) { timeout in
             reported.withLock { $0.append((String(timeout.request.path), timeout.request.number, timeout.elapsed, timeout.response.status)) }
             var response = timeout.response

@@ -60,6 +60,18 @@ final class HTTPRequestParserTests: XCTestCase {
         XCTAssertTrue(parse("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n").heads[0].expectsContinue)
     }
 
+    func testARequestLineHasExactlyTwoSpaces() {
+        let cases = [
+            ("GET  / HTTP/1.1", "Malformed request line."), (" GET / HTTP/1.1", "Malformed request line."),
+            ("GET / HTTP/1.1 ", "Malformed request line."), ("GET /", "Malformed request line."), ("GET", "Malformed request line."),
+            (" / HTTP/1.1", "Malformed method."), ("GET  HTTP/1.1", "Malformed request target."), ("GET / ", "Malformed HTTP version."),
+        ]
+        for (line, message) in cases {
+            XCTAssertEqual(parse(line + "\r\n\r\n").failure, .malformed(message), line)
+        }
+        XCTAssertEqual(parse("GET / HTTP/1.1\r\n\r\n").heads.first?.target, "/")
+    }
+
     func testEachMalformedOrOversizedRequestGetsItsStatus() {
         let cases: [(String, String, Int)] = [
             ("both framings", "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
@@ -91,7 +103,7 @@ final class HTTPRequestParserTests: XCTestCase {
             ("huge request line, unterminated", "GET /" + String(repeating: "a", count: 16 * 1024 + 1), 431),
         ]
         for (name, request, status) in cases {
-            XCTAssertEqual(parse(request).failure?.status, status, name)
+            XCTAssertEqual(parse(request).failure?.status.code, status, name)
         }
     }
 

@@ -2,7 +2,8 @@ import Foundation
 import HTTP
 import Synchronization
 
-/// A real ``HTTPServer`` on an ephemeral loopback port with a handler that shows what it got.
+/// A real ``HTTPServer`` on an ephemeral loopback port with a handler that shows what it got,
+/// and the server's own errors rendered by ``TestErrorResponse``.
 ///
 /// Routes: `/echo` answers the method, target, body and peer as JSON; `/slow?ms=N` waits first;
 /// `/throw` throws; `/large?bytes=N` returns N bytes, a new array each time; `/static` returns
@@ -20,7 +21,7 @@ final class TestServer {
     static let staticBody = [UInt8]((0..<400_000).map { UInt8(truncatingIfNeeded: $0 % 251) })
 
     init(_ configure: (inout HTTPServerConfiguration) -> Void = { _ in }) throws {
-        var configuration = HTTPServerConfiguration(host: "::", port: 0, eventLoops: 2)
+        var configuration = HTTPServerConfiguration(host: "::", port: 0, eventLoops: 2, errorResponse: TestErrorResponse.json)
         configure(&configuration)
         let slowInFlight = Counter()
         self.slowInFlight = slowInFlight
@@ -77,7 +78,7 @@ final class TestServer {
         switch request.path {
         case "/echo":
             let object: [String: Any] = [
-                "method": request.method, "target": request.target, "peer": request.peerAddress,
+                "method": request.method.rawValue, "target": request.target, "peer": request.peerAddress,
                 "body": String(decoding: request.body, as: UTF8.self), "bodyLength": request.body.count,
                 "version": request.head.version.description,
             ]

@@ -1,3 +1,4 @@
+import HTTP
 import Postgres
 
 /// What an error that ends a request means, decided in this one place for every path that can
@@ -8,6 +9,7 @@ import Postgres
 /// | error | answer | class |
 /// |---|---|---|
 /// | ``APIError`` | itself | — |
+/// | ``HTTPProtocolError`` (the server's own refusals) | its status, the contract's code | — |
 /// | ``ConnectionPoolError`` (no connection free in time, shutting down) | `503` | — (the pool counts its timeouts) |
 /// | ``PostgresError`` of a lost or refused connection | `503` | `connection` |
 /// | ``PostgresError`` of a statement or lock timeout (`57014`, `55P03`) | `503` | `57`, `55` |
@@ -33,6 +35,8 @@ struct RequestFailure: Sendable {
         switch error {
         case let error as APIError:
             answer = error
+        case let error as HTTPProtocolError:
+            answer = APIError(status: error.status.code, code: Self.code(for: error.kind), message: error.message)
         case is ConnectionPoolError:
             answer = .unavailable
         case let error as PostgresError where error.isConnectionError || error.isTimeout:
@@ -67,5 +71,19 @@ struct RequestFailure: Sendable {
         if let table = error.table { fields.append(("table", table)) }
         if let column = error.column { fields.append(("column", column)) }
         return fields
+    }
+
+    /// The contract's code for each of the server's own errors: a malformed request, an
+    /// unsupported version or transfer coding are all `invalid_parameter` (the request itself
+    /// is the bad input); every `503` is `unavailable`.
+    static func code(for kind: HTTPProtocolError.Kind) -> APIError.Code {
+        switch kind {
+        case .malformed, .versionNotSupported, .transferCodingNotImplemented: .invalidParameter
+        case .headersTooLarge: .headersTooLarge
+        case .payloadTooLarge: .payloadTooLarge
+        case .requestTimeout: .requestTimeout
+        case .connectionLimit, .handlerTimeout, .overloaded: .unavailable
+        case .internalError: .internal
+        }
     }
 }

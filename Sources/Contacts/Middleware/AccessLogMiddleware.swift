@@ -21,7 +21,7 @@ struct AccessLogMiddleware: Middleware, HandlerTimeoutObserver {
     private func record(_ context: RequestContext, _ response: HTTPResponse, seconds: Double, clientStatus: Int?) {
         let request = context.request
         // Any token is a method to the parser: only known ones are logged as themselves.
-        let method = RequestMetrics.methodName(RequestMetrics.methodIndex(request.method))
+        let method = RequestMetrics.methodName(RequestMetrics.methodIndex(request.method.rawValue))
         let listing = context.pathParameter("listing_id")?.prefix(20) ?? ""
         log.record(AccessLog.Entry(
             requestID: context.requestID,
@@ -31,7 +31,7 @@ struct AccessLogMiddleware: Middleware, HandlerTimeoutObserver {
             listing: listing.isEmpty ? "-" : String(listing),
             // Only the prefix, and only of something shaped like one of our keys.
             keyPrefix: context.presentedKey.flatMap { $0.text.utf8.count >= 24 ? $0.prefix : nil } ?? "-",
-            status: response.status,
+            status: response.status.code,
             durationMilliseconds: seconds * 1000,
             bytesIn: request.body.count,
             bytesOut: request.method == "HEAD" ? 0 : response.body.count,

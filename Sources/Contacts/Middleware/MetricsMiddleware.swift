@@ -30,8 +30,8 @@ struct MetricsMiddleware: Middleware, HandlerTimeoutObserver {
 
     private func record(_ context: RequestContext, _ response: HTTPResponse, seconds: Double) {
         let request = context.request
-        requestMetrics.record(route: context.routeIndex, methodIndex: RequestMetrics.methodIndex(request.method),
-                              status: response.status, seconds: seconds,
+        requestMetrics.record(route: context.routeIndex, methodIndex: RequestMetrics.methodIndex(request.method.rawValue),
+                              status: response.status.code, seconds: seconds,
                               bytesIn: request.body.count, bytesOut: request.method == "HEAD" ? 0 : response.body.count)
     }
 }

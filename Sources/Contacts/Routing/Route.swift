@@ -11,15 +11,18 @@ public struct Route: Sendable {
     /// A method the route serves, the scope a key needs for it (nil: no key needed), and every
     /// status the service can answer it with.
     public struct Method: Sendable {
-        public let name: String
+        public let method: HTTPMethod
         public let scope: KeyScope?
-        public let statuses: [Int]
+        public let statuses: [HTTPStatus]
 
-        public init(_ name: String, scope: KeyScope? = nil, statuses: [Int]) {
-            self.name = name
+        public init(_ method: HTTPMethod, scope: KeyScope? = nil, statuses: [HTTPStatus]) {
+            self.method = method
             self.scope = scope
             self.statuses = statuses
         }
+
+        /// As the `Allow` header and openapi.yaml spell it.
+        public var name: String { method.rawValue }
     }
 
     public let pattern: RoutePattern
@@ -47,14 +50,14 @@ public struct Route: Sendable {
     /// The `Allow` header of a `405`: `GET, HEAD`.
     public var allow: String { methods.map(\.name).joined(separator: ", ") }
 
-    public func serves(_ method: String) -> Bool {
-        methods.contains { $0.name == method }
+    public func serves(_ method: HTTPMethod) -> Bool {
+        methods.contains { $0.method == method }
     }
 
     /// Every status the service can answer `method` on this route with (a method it does not
     /// serve: `405`).
-    public func statuses(for method: String) -> [Int] {
-        methods.first { $0.name == method }?.statuses ?? [405]
+    public func statuses(for method: HTTPMethod) -> [HTTPStatus] {
+        methods.first { $0.method == method }?.statuses ?? [.methodNotAllowed]
     }
 
     /// The `405` for a method the route does not serve, with ``allow``.
@@ -63,7 +66,7 @@ public struct Route: Sendable {
     }
 
     /// A read-only operations route: GET and HEAD, no key.
-    static func operations(_ template: String, statuses: [Int], handler: @escaping Handler) -> Route {
+    static func operations(_ template: String, statuses: [HTTPStatus], handler: @escaping Handler) -> Route {
         Route(template, methods: [Method("GET", statuses: statuses), Method("HEAD", statuses: statuses)], handler: handler)
     }
 }

@@ -8,7 +8,7 @@ import HTTP
 /// A path no route matches gets `404` `not_found` whatever the method, labelled ``unmatchedLabel``.
 public enum RouteTable {
     /// The statuses of every contacts request: what the gate, the grant and the parameters can answer.
-    private static let contactStatuses = [400, 403, 404, 415, 429, 500, 503]
+    private static let contactStatuses: [HTTPStatus] = [400, 403, 404, 415, 429, 500, 503]
 
     public static let routes: [Route] = [
         Route("/crm/{listing_id}", methods: [
@@ -37,7 +37,7 @@ public enum RouteTable {
     /// malformed (`400`), too slow (`408`), body too large (`413`), head too large (`431`),
     /// an unknown transfer coding (`501`), the connection limit (`503`), an HTTP version
     /// other than 1.x (`505`).
-    public static let serverStatuses = [400, 408, 413, 431, 501, 503, 505]
+    public static let serverStatuses: [HTTPStatus] = [400, 408, 413, 431, 501, 503, 505]
 
     /// The route `path` belongs to (its index in ``routes``, or `routes.count` when none) and
     /// its parameters' raw text in path order.
@@ -54,7 +54,7 @@ public enum RouteTable {
     }
 
     /// The statuses the service can answer `method` on `path` with.
-    public static func statuses(path: Substring, method: String) -> [Int] {
-        route(at: match(path).index)?.statuses(for: method) ?? [404]
+    public static func statuses(path: Substring, method: HTTPMethod) -> [HTTPStatus] {
+        route(at: match(path).index)?.statuses(for: method) ?? [.notFound]
     }
 }

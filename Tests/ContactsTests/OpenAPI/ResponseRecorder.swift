@@ -8,10 +8,10 @@ import Synchronization
 /// document against real responses.
 final class ResponseRecorder: Middleware {
     private struct Answer {
-        let method: String
+        let method: HTTPMethod
         /// Nil for an answer of the HTTP server itself (a protocol error: no request to name).
         let path: Substring?
-        let status: Int
+        let status: HTTPStatus
         let headers: [(name: String, value: String)]
         let body: [UInt8]
     }
@@ -47,7 +47,7 @@ final class ResponseRecorder: Middleware {
             guard let route = RouteTable.route(at: RouteTable.match(path).index) else {
                 return "\(RouteTable.unmatchedLabel) OTHER \(answer.status)"
             }
-            return "\(route.template) \(route.serves(answer.method) ? answer.method : "OTHER") \(answer.status)"
+            return "\(route.template) \(route.serves(answer.method) ? answer.method.rawValue : "OTHER") \(answer.status)"
         })
     }
 
@@ -76,8 +76,8 @@ final class ResponseRecorder: Middleware {
                 found.append("\(answer.method) \(path) answered \(answer.status), not in RouteTable.routes for \(template)")
             }
             // A method the path does not serve is documented once, by MethodNotAllowed.
-            found += contract.problems(template: template, method: route?.serves(answer.method) == true ? answer.method : "OTHER",
-                                       status: answer.status, headers: answer.headers, body: answer.body)
+            found += contract.problems(template: template, method: route?.serves(answer.method) == true ? answer.method.rawValue : "OTHER",
+                                       status: answer.status.code, headers: answer.headers, body: answer.body)
         }
         return found
     }
