@@ -46,6 +46,7 @@ struct RequestFailure: Sendable {
         case .decoding: return "decode"
         case .client: return "client"
         case .notRun: return "not_run"
+        default: return String(describing: error.kind)
         }
     }
 
