@@ -152,7 +152,7 @@ final class ConnectionPoolPartition: Sendable {
                 let connection = try await PostgresConnection.connect(connectionConfiguration, on: loop)
                 guard await connection.enablePipelineMode() else {
                     await connection.close()
-                    throw PostgresError(kind: .client, message: "could not enter pipeline mode")
+                    throw PostgresError.client("could not enter pipeline mode")
                 }
                 return connection
             }
@@ -250,7 +250,7 @@ final class ConnectionPoolPartition: Sendable {
                 if let waiter = shared.waiters.removeValue(forKey: id) { resumptions.append((waiter, .failure(error))) }
             }
             let connectError = shared.lastConnectError
-                ?? PostgresError(kind: .connectionFailed, message: "could not connect to PostgreSQL")
+                ?? PostgresError.connectionFailed("could not connect to PostgreSQL")
             for id in actions.connectFailures {
                 if let waiter = shared.waiters.removeValue(forKey: id) { resumptions.append((waiter, .failure(connectError))) }
             }
@@ -279,7 +279,7 @@ final class ConnectionPoolPartition: Sendable {
                 let actions = shared.withLock { shared in
                     shared.connectFailures += 1
                     shared.lastConnectError = error as? PostgresError
-                        ?? PostgresError(kind: .connectionFailed, message: "\(error)")
+                        ?? PostgresError.connectionFailed("\(error)")
                     return shared.machine.connectionOpenFailed()
                 }
                 perform(actions)
