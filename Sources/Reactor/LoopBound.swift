@@ -17,7 +17,7 @@
 public final class LoopBound<Value>: @unchecked Sendable {
     /// The loop whose thread owns the value.
     public let loop: EventLoop
-    private var storage: Value
+    @usableFromInline var storage: Value
 
     /// Creating the box is allowed anywhere: no other thread can see it yet.
     public init(_ value: Value, on loop: EventLoop) {
@@ -25,7 +25,9 @@ public final class LoopBound<Value>: @unchecked Sendable {
         storage = value
     }
 
-    /// The value; only on ``loop``'s thread (checked in debug builds).
+    /// The value; only on ``loop``'s thread (checked in debug builds). Inlinable, so a release
+    /// build accesses the stored value directly, as if it were the owner's own property.
+    @inlinable
     public var value: Value {
         _read {
             assert(loop.inEventLoop, "LoopBound state read off its event loop's thread")
@@ -39,6 +41,7 @@ public final class LoopBound<Value>: @unchecked Sendable {
 
     /// The value without the thread check, for the few places that run provably alone
     /// (a `deinit`, or after the loop has stopped and its thread has exited). Say why at each use.
+    @inlinable
     public var unsafeUncheckedValue: Value {
         _read { yield storage }
         _modify { yield &storage }
