@@ -43,9 +43,11 @@ extension ConnectionPoolPartition {
                     await connection.close()
                     throw PostgresError.client("could not enter pipeline mode")
                 }
-                connection.onClose { [weak self, weak connection] _ in
-                    guard let self, let connection else { return }
-                    self.shared.withLock { $0.machine.pipelineConnectionClosed(connection) }
+                // The handler holds the connection strongly: a weak reference would give it a
+                // side table, and every retain of the busiest connection would take the slow
+                // path. The cycle ends when the connection closes (its handlers are dropped).
+                connection.onClose { [weak self] _ in
+                    self?.shared.withLock { $0.machine.pipelineConnectionClosed(connection) }
                 }
                 actions = shared.withLock { $0.machine.pipelineOpened(connection) }
             } catch {

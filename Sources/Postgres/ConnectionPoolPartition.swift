@@ -233,13 +233,17 @@ final class ConnectionPoolPartition: Sendable {
             for (id, error) in actions.failures {
                 if let waiter = shared.waiters.removeValue(forKey: id) { resumptions.append(.failure(waiter, error)) }
             }
-            let connectError = shared.lastConnectError ?? .connectionFailed("could not connect to PostgreSQL")
-            for id in actions.connectFailures {
-                if let waiter = shared.waiters.removeValue(forKey: id) { resumptions.append(.failure(waiter, connectError)) }
+            if !actions.connectFailures.isEmpty {
+                let connectError = shared.lastConnectError ?? .connectionFailed("could not connect to PostgreSQL")
+                for id in actions.connectFailures {
+                    if let waiter = shared.waiters.removeValue(forKey: id) { resumptions.append(.failure(waiter, connectError)) }
+                }
             }
-            let pipelineError = shared.pipelineOpenError ?? PostgresError.connectionFailed("could not connect to PostgreSQL")
-            for id in actions.pipelineConnectFailures {
-                if let waiter = shared.waiters.removeValue(forKey: id) { resumptions.append(.failure(waiter, pipelineError)) }
+            if !actions.pipelineConnectFailures.isEmpty {
+                let pipelineError = shared.pipelineOpenError ?? PostgresError.connectionFailed("could not connect to PostgreSQL")
+                for id in actions.pipelineConnectFailures {
+                    if let waiter = shared.waiters.removeValue(forKey: id) { resumptions.append(.failure(waiter, pipelineError)) }
+                }
             }
             if actions.shutdownComplete {
                 shutdownWaiters = shared.shutdownWaiters

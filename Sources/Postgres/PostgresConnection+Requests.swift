@@ -14,8 +14,8 @@ extension PostgresConnection {
 
     /// Performs the queue's actions (never inside an access to the state: completions and
     /// libpq calls may come back to it).
-    func perform(_ actions: PostgresRequestQueue.Actions) {
-        if let (request, result) = actions.completion {
+    func perform(_ actions: consuming PostgresRequestQueue.Actions) {
+        if let (request, result) = actions.completion.take() {  // moved out, not copied
             recordTransactionStatus()
             request.completion(result)
         }
@@ -23,7 +23,7 @@ extension PostgresConnection {
             teardown(error: error)
             return
         }
-        guard let message = actions.send else { return }
+        guard let message = actions.send.take() else { return }
         if case .pipelined(let statement, let parameters, let prepare) = message {
             guard sendPipelined(statement, parameters, prepare: prepare) else { return }
             if actions.scheduleSync { loop.execute { self.syncPipeline() } }
@@ -119,13 +119,13 @@ extension PostgresConnection {
 
     /// Hands the queue every whole result libpq has buffered, for as long as it awaits any.
     private func collectResults() {
+        let pipelined = state.value.queue.isPipelined  // only enterPipelineMode() changes it
         while let handle, state.value.queue.awaitsResults, PQisBusy(handle) == 0 {
             guard let result = PQgetResult(handle) else {
                 perform(state.value.queue.messageEnded())
                 continue
             }
             let status = PQresultStatus(result)
-            let pipelined = state.value.queue.isPipelined
             switch status {
             case PGRES_TUPLES_OK, PGRES_COMMAND_OK:
                 state.value.queue.received(PostgresResult(copying: result))

@@ -38,30 +38,51 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         public var description: String { reason.rawValue }
     }
 
-    public let kind: Kind
+    /// The fields, in one immutable box: an error is one word wherever it travels (inside
+    /// every `Result` a query completes with), and only a failure pays for the box.
+    private final class Storage: Sendable {
+        let kind: Kind
+        let sqlState: SQLState?
+        let message: String
+        let detail: String?
+        let hint: String?
+        let constraint: String?
+        let table: String?
+        let column: String?
+
+        init(kind: Kind, sqlState: SQLState?, message: String, detail: String?, hint: String?,
+             constraint: String?, table: String?, column: String?) {
+            self.kind = kind
+            self.sqlState = sqlState
+            self.message = message
+            self.detail = detail
+            self.hint = hint
+            self.constraint = constraint
+            self.table = table
+            self.column = column
+        }
+    }
+
+    private let storage: Storage
+
+    public var kind: Kind { storage.kind }
     /// The five-character SQLSTATE of a server error.
-    public let sqlState: SQLState?
+    public var sqlState: SQLState? { storage.sqlState }
     /// The primary message (server errors: `PG_DIAG_MESSAGE_PRIMARY`).
-    public let message: String
-    public let detail: String?
-    public let hint: String?
+    public var message: String { storage.message }
+    public var detail: String? { storage.detail }
+    public var hint: String? { storage.hint }
     /// The constraint a server error names, e.g. the unique index a duplicate violated.
-    public let constraint: String?
-    public let table: String?
-    public let column: String?
+    public var constraint: String? { storage.constraint }
+    public var table: String? { storage.table }
+    public var column: String? { storage.column }
 
     public init(
         kind: Kind, sqlState: SQLState? = nil, message: String, detail: String? = nil,
         hint: String? = nil, constraint: String? = nil, table: String? = nil, column: String? = nil
     ) {
-        self.kind = kind
-        self.sqlState = sqlState
-        self.message = message
-        self.detail = detail
-        self.hint = hint
-        self.constraint = constraint
-        self.table = table
-        self.column = column
+        storage = Storage(kind: kind, sqlState: sqlState, message: message, detail: detail, hint: hint,
+                          constraint: constraint, table: table, column: column)
     }
 
     /// True for the two connection kinds, where a new connection may succeed where this one failed.

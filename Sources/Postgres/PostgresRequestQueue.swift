@@ -235,7 +235,8 @@ struct PostgresRequestQueue {
             actions.completion = (request, .failure(.client("only prepared statements run in pipeline mode")))
             return
         }
-        let prepare = preparedNames.insert(statement.name).inserted
+        let prepare = !preparedNames.contains(statement.name)
+        if prepare { preparedNames.insert(statement.name) }
         pipelineInFlight.append(InFlightRequest(request: request, stage: prepare ? .preparing : .executing))
         actions.send = .pipelined(statement, parameters: parameters, prepare: prepare)
         actions.scheduleSync = !syncScheduled
