@@ -80,15 +80,11 @@ struct PostgresRequestQueue {
 
     /// A caller's request: queued, sent at once, or refused.
     mutating func enqueue(_ request: PendingRequest) -> Actions {
+        if isClosed { return Actions(completion: (request, .failure(.connectionClosed("connection closed")))) }
+        if isPipelined { return sendPipelined(request) }
         var actions = Actions()
-        if isClosed {
-            actions.completion = (request, .failure(.connectionClosed("connection closed")))
-        } else if isPipelined {
-            sendPipelined(request, &actions)
-        } else {
-            pending.append(request)
-            startNext(&actions)
-        }
+        pending.append(request)
+        startNext(&actions)
         return actions
     }
 
@@ -193,15 +189,13 @@ struct PostgresRequestQueue {
     }
 
     private mutating func pipelinedMessageEnded() -> Actions {
-        var actions = Actions()
-        guard !pipelineInFlight.isEmpty else { return actions }
+        guard !pipelineInFlight.isEmpty else { return Actions() }
         if pipelineInFlight[0].stage == .preparing {
             pipelineInFlight[0].stage = .executing
-            return actions
+            return Actions()
         }
         let done = pipelineInFlight.removeFirst()
-        actions.completion = (done.request, done.error.map { .failure($0) } ?? .success(done.results))
-        return actions
+        return Actions(completion: (done.request, done.error.map { .failure($0) } ?? .success(done.results)))
     }
 
     private mutating func startNext(_ actions: inout Actions) {
@@ -230,17 +224,16 @@ struct PostgresRequestQueue {
         }
     }
 
-    private mutating func sendPipelined(_ request: PendingRequest, _ actions: inout Actions) {
+    private mutating func sendPipelined(_ request: PendingRequest) -> Actions {
         guard case .prepared(let statement, let parameters) = request.command else {
-            actions.completion = (request, .failure(.client("only prepared statements run in pipeline mode")))
-            return
+            return Actions(completion: (request, .failure(.client("only prepared statements run in pipeline mode"))))
         }
         let prepare = !preparedNames.contains(statement.name)
         if prepare { preparedNames.insert(statement.name) }
         pipelineInFlight.append(InFlightRequest(request: request, stage: prepare ? .preparing : .executing))
-        actions.send = .pipelined(statement, parameters: parameters, prepare: prepare)
-        actions.scheduleSync = !syncScheduled
+        let scheduleSync = !syncScheduled
         syncScheduled = true
+        return Actions(send: .pipelined(statement, parameters: parameters, prepare: prepare), scheduleSync: scheduleSync)
     }
 
     /// Sets the oldest request's error. If its Prepare is what failed (or was skipped), the
