@@ -49,7 +49,7 @@ public final class ConnectionPool: Sendable {
 
     public let configuration: ConnectionPoolConfiguration
     public let connectionConfiguration: PostgresConfiguration
-    private let partitions: [ConnectionPoolPartition]
+    let partitions: [ConnectionPoolPartition]
     private let nextPartition = Atomic<Int>(0)
 
     /// A pool whose connections all live on `loop`.

@@ -3,19 +3,29 @@ import Synchronization
 
 /// One event loop's share of a ``ConnectionPool``: its connections all live on `loop`, at most
 /// `maxConnections` of them, and callers beyond that wait in FIFO order up to the acquire
-/// timeout (``PoolStateMachine`` decides; this class performs its actions).
+/// timeout, and quick reads share the pipelined connection (``PoolStateMachine`` decides,
+/// under one lock; this class performs its actions).
 ///
 /// Broken connections never go back into rotation: an idle connection whose backend dies is
 /// noticed by the event loop and dropped, one that has sat idle past `idleCheckInterval` is
 /// pinged before it is lent, and one that fails a query is replaced on return.
 final class ConnectionPoolPartition: Sendable {
-    private typealias Machine = PoolStateMachine<PostgresConnection>
+    typealias Machine = PoolStateMachine<PostgresConnection>
 
-    private struct Waiter {
-        let continuation: CheckedContinuation<PoolLease<PostgresConnection>, Error>
+    /// A caller waiting for a pooled connection or for the pipelined one.
+    enum Waiter {
+        case lease(CheckedContinuation<PoolLease<PostgresConnection>, Error>)
+        case pipeline(CheckedContinuation<PostgresConnection, Error>)
+
+        func fail(_ error: Error) {
+            switch self {
+            case .lease(let continuation): continuation.resume(throwing: error)
+            case .pipeline(let continuation): continuation.resume(throwing: error)
+            }
+        }
     }
 
-    private struct Shared {
+    struct Shared {
         var machine: Machine
         var waiters: [Machine.WaiterID: Waiter] = [:]
         var nextWaiterID: Machine.WaiterID = 0
@@ -24,21 +34,20 @@ final class ConnectionPoolPartition: Sendable {
         var acquireTimeouts = 0
         var connectFailures = 0
         var lastConnectError: PostgresError?
+        /// Why the last attempt to open the pipelined connection failed.
+        var pipelineOpenError: Error?
+
+        mutating func newWaiterID() -> Machine.WaiterID {
+            nextWaiterID += 1
+            return nextWaiterID
+        }
     }
 
     let configuration: ConnectionPoolConfiguration
     let connectionConfiguration: PostgresConfiguration
     /// The loop that drives the partition's connections and its acquire-timeout timer.
     let loop: EventLoop
-    private let shared: Mutex<Shared>
-
-    /// The pipelined connection for quick reads: open, being opened, or neither.
-    private struct Pipeline {
-        var connection: PostgresConnection?
-        var opening: Task<PostgresConnection, Error>?
-        var closed = false
-    }
-    private let pipeline = Mutex(Pipeline())
+    let shared: Mutex<Shared>
 
     init(configuration: ConnectionPoolConfiguration, connection: PostgresConfiguration, loop: EventLoop) {
         self.configuration = configuration
@@ -123,7 +132,6 @@ final class ConnectionPoolPartition: Sendable {
     /// Stops lending, fails waiting callers with ``ConnectionPoolError/poolShutdown``, waits for
     /// leased connections to come back and closes every connection.
     func shutdown() async {
-        await closePipeline()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let (actions, alreadyDown) = shared.withLock { shared -> (PoolActions<PostgresConnection>, Bool) in
                 if shared.machine.state == .shutDown { return (PoolActions(), true) }
@@ -140,63 +148,15 @@ final class ConnectionPoolPartition: Sendable {
         }
     }
 
-    // MARK: The pipelined connection
-
-    /// The partition's pipelined connection, opened on first use and again after it broke.
-    func pipelineConnection() async throws -> PostgresConnection {
-        let (open, opening) = try pipeline.withLock { state -> (PostgresConnection?, Task<PostgresConnection, Error>?) in
-            guard !state.closed else { throw ConnectionPoolError.poolShutdown }
-            if let connection = state.connection, !connection.isClosed { return (connection, nil) }
-            if let opening = state.opening { return (nil, opening) }
-            let task = Task { [connectionConfiguration, loop] () throws -> PostgresConnection in
-                let connection = try await PostgresConnection.connect(connectionConfiguration, on: loop)
-                guard await connection.enablePipelineMode() else {
-                    await connection.close()
-                    throw PostgresError(kind: .client, message: "could not enter pipeline mode")
-                }
-                return connection
-            }
-            state.opening = task
-            return (nil, task)
-        }
-        if let open { return open }
-        do {
-            let connection = try await opening!.value
-            let keep = pipeline.withLock { state -> Bool in
-                state.opening = nil
-                if state.closed { return false }
-                state.connection = connection
-                return true
-            }
-            if !keep { await connection.close() }
-            return connection
-        } catch {
-            pipeline.withLock { $0.opening = nil }
-            throw error
-        }
-    }
-
-    private func closePipeline() async {
-        let connection = pipeline.withLock { state -> PostgresConnection? in
-            state.closed = true
-            defer { state.connection = nil }
-            return state.connection
-        }
-        await connection?.close()
-    }
-
     // MARK: Waiting
 
     private func acquire() async throws -> PoolLease<PostgresConnection> {
-        let id = shared.withLock { shared -> Machine.WaiterID in
-            shared.nextWaiterID += 1
-            return shared.nextWaiterID
-        }
+        let id = shared.withLock { $0.newWaiterID() }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<PoolLease<PostgresConnection>, Error>) in
                 let deadline = MonotonicClock.deadline(after: configuration.acquireTimeout)
                 let (actions, armTimer) = shared.withLock { shared -> (PoolActions<PostgresConnection>, Bool) in
-                    shared.waiters[id] = Waiter(continuation: continuation)
+                    shared.waiters[id] = .lease(continuation)
                     var actions = shared.machine.acquire(id, deadline: deadline)
                     // Cancelled before we got here: the handler below found nothing to remove.
                     if Task.isCancelled, shared.machine.removeWaiter(id) {
@@ -239,27 +199,58 @@ final class ConnectionPoolPartition: Sendable {
 
     // MARK: Performing actions (never under the lock)
 
-    private func perform(_ actions: PoolActions<PostgresConnection>) {
-        var resumptions: [(Waiter, Swift.Result<PoolLease<PostgresConnection>, Error>)] = []
+    /// A waiter's answer, taken under the lock and given outside it.
+    private enum Resumption {
+        case lease(CheckedContinuation<PoolLease<PostgresConnection>, Error>, PoolLease<PostgresConnection>)
+        case pipeline(CheckedContinuation<PostgresConnection, Error>, PostgresConnection)
+        case failure(Waiter, Error)
+
+        func resume() {
+            switch self {
+            case .lease(let continuation, let lease): continuation.resume(returning: lease)
+            case .pipeline(let continuation, let connection): continuation.resume(returning: connection)
+            case .failure(let waiter, let error): waiter.fail(error)
+            }
+        }
+    }
+
+    func perform(_ actions: PoolActions<PostgresConnection>) {
+        var resumptions: [Resumption] = []
         var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
         shared.withLock { shared in
             for lease in actions.leases {
-                if let waiter = shared.waiters.removeValue(forKey: lease.waiter) { resumptions.append((waiter, .success(lease))) }
+                if case .lease(let continuation)? = shared.waiters.removeValue(forKey: lease.waiter) {
+                    resumptions.append(.lease(continuation, lease))
+                }
+            }
+            if let connection = actions.pipelineConnection {
+                for id in actions.pipelineLeases {
+                    if case .pipeline(let continuation)? = shared.waiters.removeValue(forKey: id) {
+                        resumptions.append(.pipeline(continuation, connection))
+                    }
+                }
             }
             for (id, error) in actions.failures {
-                if let waiter = shared.waiters.removeValue(forKey: id) { resumptions.append((waiter, .failure(error))) }
+                if let waiter = shared.waiters.removeValue(forKey: id) { resumptions.append(.failure(waiter, error)) }
             }
-            let connectError = shared.lastConnectError
-                ?? PostgresError(kind: .connectionFailed, message: "could not connect to PostgreSQL")
-            for id in actions.connectFailures {
-                if let waiter = shared.waiters.removeValue(forKey: id) { resumptions.append((waiter, .failure(connectError))) }
+            if !actions.connectFailures.isEmpty {
+                let connectError = shared.lastConnectError ?? .connectionFailed("could not connect to PostgreSQL")
+                for id in actions.connectFailures {
+                    if let waiter = shared.waiters.removeValue(forKey: id) { resumptions.append(.failure(waiter, connectError)) }
+                }
+            }
+            if !actions.pipelineConnectFailures.isEmpty {
+                let pipelineError = shared.pipelineOpenError ?? PostgresError.connectionFailed("could not connect to PostgreSQL")
+                for id in actions.pipelineConnectFailures {
+                    if let waiter = shared.waiters.removeValue(forKey: id) { resumptions.append(.failure(waiter, pipelineError)) }
+                }
             }
             if actions.shutdownComplete {
                 shutdownWaiters = shared.shutdownWaiters
                 shared.shutdownWaiters.removeAll()
             }
         }
-        for (waiter, result) in resumptions { waiter.continuation.resume(with: result) }
+        for resumption in resumptions { resumption.resume() }
         for connection in actions.closes { connection.closeInBackground() }
         for _ in 0..<actions.connectionsToOpen { openConnection() }
         for waiter in shutdownWaiters { waiter.resume() }
@@ -279,7 +270,7 @@ final class ConnectionPoolPartition: Sendable {
                 let actions = shared.withLock { shared in
                     shared.connectFailures += 1
                     shared.lastConnectError = error as? PostgresError
-                        ?? PostgresError(kind: .connectionFailed, message: "\(error)")
+                        ?? PostgresError.connectionFailed("\(error)")
                     return shared.machine.connectionOpenFailed()
                 }
                 perform(actions)

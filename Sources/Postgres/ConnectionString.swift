@@ -9,7 +9,7 @@ public enum ConnectionString {
         guard let options = PQconninfoParse(connectionString, &errorMessage) else {
             let message = errorMessage.map { String(cString: $0) } ?? "unparsable connection string"
             if let errorMessage { PQfreemem(errorMessage) }
-            throw PostgresError(kind: .client, message: message)
+            throw PostgresError.client(message)
         }
         defer { PQconninfoFree(options) }
         var pairs: [(keyword: String, value: String)] = []

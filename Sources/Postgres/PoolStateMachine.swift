@@ -12,10 +12,32 @@ import DequeModule
 /// - A failed connection attempt fails the oldest waiter at once (the database is likely down:
 ///   answering quickly beats holding the request until its timeout), and the next waiter gets
 ///   a new attempt.
+/// - The pipelined connection (quick reads of many callers, in addition to `maxConnections`)
+///   is opened on first use, by one attempt that all callers arriving meanwhile wait for; it is
+///   opened again after it closed or an attempt failed. Shutdown closes it and waits for an
+///   attempt in progress.
 struct PoolStateMachine<Connection: AnyObject> {
     typealias WaiterID = UInt64
 
     enum State: Equatable { case running, shuttingDown, shutDown }
+
+    /// What a caller of the pipelined connection does next.
+    enum PipelineAction {
+        /// Use this connection.
+        case use(Connection)
+        /// Wait for the attempt in progress.
+        case wait
+        /// Wait, and start the attempt to open it (``pipelineOpened(_:)`` or ``pipelineOpenFailed()`` follows).
+        case open
+        case fail(ConnectionPoolError)
+    }
+
+    /// The pipelined connection: none, being opened for the callers waiting, or open.
+    private enum Pipeline {
+        case absent
+        case opening(waiters: [WaiterID])
+        case open(Connection)
+    }
 
     private struct Waiter {
         let id: WaiterID
@@ -35,6 +57,7 @@ struct PoolStateMachine<Connection: AnyObject> {
     /// (or one into the wrong pool) cannot lend one connection to two callers.
     private var leased: Set<ObjectIdentifier> = []
     private(set) var openingCount = 0
+    private var pipeline = Pipeline.absent
 
     init(maxConnections: Int) {
         precondition(maxConnections > 0, "a pool needs at least one connection")
@@ -130,7 +153,8 @@ struct PoolStateMachine<Connection: AnyObject> {
         return true
     }
 
-    /// Stops lending: waiters fail, idle connections close, leased ones close when returned.
+    /// Stops lending: waiters fail, idle connections and the pipelined one close, leased ones
+    /// close when returned, and one being opened when it opens.
     mutating func shutdown() -> PoolActions<Connection> {
         var actions = PoolActions<Connection>()
         guard state == .running else { return actions }
@@ -139,8 +163,75 @@ struct PoolStateMachine<Connection: AnyObject> {
         waiters.removeAll()
         actions.closes = idle.map(\.connection)
         idle.removeAll()
+        if case .open(let connection) = pipeline {
+            actions.closes.append(connection)
+            pipeline = .absent
+        }
         finishShutdownIfDrained(&actions)
         return actions
+    }
+
+    // MARK: The pipelined connection
+
+    /// The open pipelined connection while the pool runs: the fast path, no waiting.
+    var pipelineConnection: Connection? {
+        guard state == .running, case .open(let connection) = pipeline else { return nil }
+        return connection
+    }
+
+    /// A caller wants the pipelined connection (and ``pipelineConnection`` had none).
+    mutating func waitForPipeline(_ waiter: WaiterID) -> PipelineAction {
+        guard state == .running else { return .fail(.poolShutdown) }
+        switch pipeline {
+        case .open(let connection):
+            return .use(connection)
+        case .opening(var waiters):
+            pipeline = .absent  // no second reference to the array: the append does not copy it
+            waiters.append(waiter)
+            pipeline = .opening(waiters: waiters)
+            return .wait
+        case .absent:
+            pipeline = .opening(waiters: [waiter])
+            return .open
+        }
+    }
+
+    /// The pipelined connection opened (and is in pipeline mode): its waiters get it, or,
+    /// if the pool is shutting down, it closes and they fail.
+    mutating func pipelineOpened(_ connection: Connection) -> PoolActions<Connection> {
+        var actions = PoolActions<Connection>()
+        guard case .opening(let waiters) = pipeline else {
+            actions.closes.append(connection)
+            return actions
+        }
+        if state == .running {
+            pipeline = .open(connection)
+            actions.pipelineLeases = waiters
+            actions.pipelineConnection = connection
+        } else {
+            pipeline = .absent
+            actions.closes.append(connection)
+            actions.failures = waiters.map { ($0, .poolShutdown) }
+            finishShutdownIfDrained(&actions)
+        }
+        return actions
+    }
+
+    /// The attempt to open the pipelined connection failed: its waiters get the error, the
+    /// next caller tries again.
+    mutating func pipelineOpenFailed() -> PoolActions<Connection> {
+        var actions = PoolActions<Connection>()
+        guard case .opening(let waiters) = pipeline else { return actions }
+        pipeline = .absent
+        actions.pipelineConnectFailures = waiters
+        finishShutdownIfDrained(&actions)
+        return actions
+    }
+
+    /// The pipelined connection closed (its backend died, libpq refused a send): the next
+    /// caller opens another.
+    mutating func pipelineConnectionClosed(_ connection: Connection) {
+        if case .open(let open) = pipeline, open === connection { pipeline = .absent }
     }
 
     // MARK: Helpers
@@ -163,29 +254,10 @@ struct PoolStateMachine<Connection: AnyObject> {
     }
 
     private mutating func finishShutdownIfDrained(_ actions: inout PoolActions<Connection>) {
+        if case .opening = pipeline { return }
         if state == .shuttingDown, leased.isEmpty, openingCount == 0 {
             state = .shutDown
             actions.shutdownComplete = true
         }
     }
 }
-
-/// A connection handed to a waiter, with how long it had been idle (for the liveness check).
-struct PoolLease<Connection: AnyObject> {
-    let waiter: PoolStateMachine<Connection>.WaiterID
-    let connection: Connection
-    let idleSince: UInt64
-}
-
-/// What the pool shell must do after an event, all outside its lock.
-struct PoolActions<Connection: AnyObject> {
-    var leases: [PoolLease<Connection>] = []
-    var failures: [(PoolStateMachine<Connection>.WaiterID, ConnectionPoolError)] = []
-    /// Waiters that get the error of the failed connection attempt.
-    var connectFailures: [PoolStateMachine<Connection>.WaiterID] = []
-    var closes: [Connection] = []
-    var connectionsToOpen = 0
-    var shutdownComplete = false
-}
-
-extension PoolLease: Sendable where Connection: Sendable {}

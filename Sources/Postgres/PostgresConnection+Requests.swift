@@ -2,76 +2,71 @@ import CLibPQ
 import Codecs
 import Reactor
 
-/// Sending requests and collecting their results, on the loop thread.
+/// Sending requests and collecting their results, on the loop thread: the shell that performs
+/// what ``PostgresRequestQueue`` decides.
 ///
 /// libpq's asynchronous protocol: `PQsend…` queues the message, `PQflush` writes it (returning 1
 /// while the socket would block), `PQconsumeInput` reads whatever arrived, and `PQgetResult`
-/// yields results while `PQisBusy` says a whole one is buffered; a NULL result ends a request.
+/// yields results while `PQisBusy` says a whole one is buffered; a NULL result ends a message.
 extension PostgresConnection {
     func enqueue(_ request: PendingRequest) {
-        guard handle != nil else {
-            request.completion(.failure(PostgresError(kind: .connectionClosed, message: "connection closed")))
-            return
-        }
-        if pipelined {
-            sendPipelined(request)
-            return
-        }
-        pending.append(request)
-        if current == nil { startNext() }
+        perform(state.value.queue.enqueue(request))
     }
 
-    private func startNext() {
-        guard current == nil, let handle, let request = pending.popFirst() else { return }
+    /// Performs the queue's actions (never inside an access to the state: completions and
+    /// libpq calls may come back to it).
+    func perform(_ actions: consuming PostgresRequestQueue.Actions) {
+        if let (request, result) = actions.completion.take() {  // moved out, not copied
+            recordTransactionStatus()
+            request.completion(result)
+        }
+        if let error = actions.closeWith {
+            teardown(error: error)
+            return
+        }
+        guard let message = actions.send.take() else { return }
+        if case .pipelined(let statement, let parameters, let prepare) = message {
+            guard sendPipelined(statement, parameters, prepare: prepare) else { return }
+            if actions.scheduleSync { loop.execute { self.syncPipeline() } }
+        } else {
+            send(message, startsRequest: actions.sendStartsRequest)
+        }
+    }
+
+    private func send(_ message: PostgresRequestQueue.Message, startsRequest: Bool) {
+        guard let handle else { return }
         // A backend that died while the connection sat idle may have left its goodbye (an
         // error and EOF) unread in the socket: read it now, before sending into a dead session,
         // so the request fails unsent and the pool can safely retry it elsewhere.
-        if PQconsumeInput(handle) == 0 || PQstatus(handle) == CONNECTION_BAD || backendTerminated {
-            pending.prepend(request)
-            fail(PostgresError(kind: .connectionClosed, message: lastErrorMessage()))
+        if startsRequest, PQconsumeInput(handle) == 0 || PQstatus(handle) == CONNECTION_BAD || state.value.backendTerminated {
+            fail(.connectionClosed(lastErrorMessage()))
             return
         }
-        if case .prepared(let statement, _) = request.command, sendsNamed(statement), !preparedNames.contains(statement.name) {
-            current = InFlightRequest(request: request, stage: .preparing)
-        } else {
-            current = InFlightRequest(request: request, stage: .executing)
-        }
-        sendCurrentStage()
-    }
-
-    private func sendCurrentStage() {
-        guard let handle, let inFlight = current else { return }
         let sent: Int32
-        switch (inFlight.request.command, inFlight.stage) {
-        case (.query(let sql, let parameters), _):
+        switch message {
+        case .query(let sql, let parameters):
             sent = CStringArray.with(parameters) { values in
                 PQsendQueryParams(handle, sql, Int32(values.count), nil, values, nil, nil, 0)
             }
-        case (.prepared(let statement, let parameters), .preparing):
+        case .prepare(let statement, let parameterCount):
             countPrepare()
-            sent = PQsendPrepare(handle, statement.name, statement.sql, Int32(parameters.count), nil)
-        case (.prepared(let statement, let parameters), .executing) where !sendsNamed(statement):
+            sent = PQsendPrepare(handle, statement.name, statement.sql, Int32(parameterCount), nil)
+        case .executePrepared(let name, let parameters):
             sent = CStringArray.with(parameters) { values in
-                PQsendQueryParams(handle, statement.sql, Int32(values.count), nil, values, nil, nil, 0)
+                PQsendQueryPrepared(handle, name, Int32(values.count), values, nil, nil, 0)
             }
-        case (.prepared(let statement, let parameters), .executing):
-            sent = CStringArray.with(parameters) { values in
-                PQsendQueryPrepared(handle, statement.name, Int32(values.count), values, nil, nil, 0)
-            }
-        case (.simple(let sql), _):
+        case .simple(let sql):
             sent = PQsendQuery(handle, sql)
+        case .pipelined:
+            preconditionFailure("pipelined messages are sent by sendPipelined")
         }
         guard sent == 1 else {
-            failCurrentOrConnection(message: lastErrorMessage())
+            let usable = PQstatus(handle) == CONNECTION_OK
+            perform(state.value.queue.sendRefused(lastErrorMessage(), connectionUsable: usable))
             return
         }
         countSent()
         flush()
-    }
-
-    /// Whether `statement` is prepared under its name, or sent whole as the unnamed statement.
-    private func sendsNamed(_ statement: PreparedStatement) -> Bool {
-        statementMode == .named && !statement.plannedEachTime
     }
 
     /// Writes libpq's output buffer; while it cannot all be written, also wait for writability.
@@ -79,22 +74,23 @@ extension PostgresConnection {
         guard let handle else { return }
         switch PQflush(handle) {
         case 0:
-            flushing = false
+            state.value.flushing = false
             setInterest(.read)
         case 1:
-            flushing = true
+            state.value.flushing = true
             setInterest([.read, .write])
         default:
-            fail(PostgresError(kind: .connectionClosed, message: lastErrorMessage()))
+            fail(.connectionClosed(lastErrorMessage()))
         }
     }
 
     private func setInterest(_ interest: IOInterest) {
+        let socket = state.value.socket
         guard socket >= 0 else { return }
         do {
             try loop.setInterest(interest, for: socket)
         } catch {
-            fail(PostgresError(kind: .client, message: "cannot watch the connection's socket: \(error)"))
+            fail(.client("cannot watch the connection's socket: \(error)"))
         }
     }
 
@@ -103,87 +99,63 @@ extension PostgresConnection {
     /// is noticed before anyone leases the connection.
     func handleIO(_ events: IOEvents) {
         guard let handle else { return }
-        if flushing, events.writable || events.readable {
+        if state.value.flushing, events.writable || events.readable {
             flush()
             guard self.handle != nil else { return }
         }
         guard events.readable else { return }
         guard PQconsumeInput(handle) == 1 else {
-            fail(PostgresError(kind: .connectionClosed, message: lastErrorMessage()))
+            fail(.connectionClosed(lastErrorMessage()))
             return
         }
         while let notification = PQnotifies(handle) {
             PQfreemem(notification)  // LISTEN is not used yet; drain so libpq's queue stays empty
         }
-        if pipelined { collectPipelinedResults() } else { collectResults() }
-        if let handle = self.handle, PQstatus(handle) == CONNECTION_BAD || (backendTerminated && current == nil) {
-            fail(PostgresError(kind: .connectionClosed, message: lastErrorMessage()))
+        collectResults()
+        if let handle = self.handle,
+           PQstatus(handle) == CONNECTION_BAD || (state.value.backendTerminated && !state.value.queue.hasRequestOnWire) {
+            fail(.connectionClosed(lastErrorMessage()))
         }
     }
 
+    /// Hands the queue every whole result libpq has buffered, for as long as it awaits any.
     private func collectResults() {
-        while let handle, current != nil, PQisBusy(handle) == 0 {
+        let pipelined = state.value.queue.isPipelined  // only enterPipelineMode() changes it
+        while let handle, state.value.queue.awaitsResults, PQisBusy(handle) == 0 {
             guard let result = PQgetResult(handle) else {
-                finishCurrentStage()
+                perform(state.value.queue.messageEnded())
                 continue
             }
             let status = PQresultStatus(result)
             switch status {
-            case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
-                current?.results.append(PostgresResult(copying: result))
+            case PGRES_TUPLES_OK, PGRES_COMMAND_OK:
+                state.value.queue.received(PostgresResult(copying: result))
+            case PGRES_EMPTY_QUERY where !pipelined:
+                state.value.queue.received(PostgresResult(copying: result))
             case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE:
-                if current?.error == nil { current?.error = serverError(result) }
-            case PGRES_COPY_IN:
+                let error = serverError(result)
+                state.value.queue.receivedError(error)
+            case PGRES_PIPELINE_SYNC where pipelined:
+                break  // the end of a group; its requests completed at their own ends
+            case PGRES_PIPELINE_ABORTED where pipelined:
+                state.value.queue.receivedPipelineAborted()
+            case PGRES_COPY_IN where !pipelined:
                 // COPY is not supported. In COPY mode PQgetResult never returns NULL, so end the
                 // copy: the server then answers with an error and the request completes.
                 PQclear(result)
-                current?.error = PostgresError(kind: .client, message: "COPY is not supported by this client")
+                state.value.queue.refusedCopy(.client("COPY is not supported by this client"))
                 PQputCopyEnd(handle, "COPY is not supported by this client")
                 flush()
                 continue
             default:
                 // COPY TO STDOUT / COPY BOTH cannot be ended from here: give the connection up.
                 PQclear(result)
-                fail(PostgresError(kind: .client, message: "unexpected result status \(status.rawValue) (COPY is not supported)"))
+                let reason = pipelined ? "in pipeline mode" : "(COPY is not supported)"
+                fail(.client("unexpected result status \(status.rawValue) \(reason)"))
                 return
             }
             PQclear(result)
         }
-    }
-
-    private func finishCurrentStage() {
-        guard let inFlight = current else { return }
-        if case .prepared(let statement, _) = inFlight.request.command, inFlight.stage == .preparing,
-           inFlight.error == nil {
-            preparedNames.insert(statement.name)
-            current?.stage = .executing
-            current?.results.removeAll()
-            sendCurrentStage()
-            return
-        }
-        current = nil
-        recordTransactionStatus()
-        if let error = inFlight.error {
-            inFlight.request.completion(.failure(error))
-            if error.kind == .connectionClosed {
-                teardown(error: error)
-                return
-            }
-        } else {
-            inFlight.request.completion(.success(inFlight.results))
-        }
-        startNext()
-    }
-
-    /// A `PQsend…` call was refused: a broken connection fails everything, else only this request.
-    private func failCurrentOrConnection(message: String) {
-        guard let handle, PQstatus(handle) == CONNECTION_OK, let inFlight = current else {
-            fail(PostgresError(kind: .connectionClosed, message: message))
-            return
-        }
-        current = nil
-        inFlight.request.completion(.failure(PostgresError(kind: .client, message: message)))
-        startNext()
     }
 
     func serverError(_ result: OpaquePointer) -> PostgresError {

@@ -1,5 +1,4 @@
 import CLibPQ
-import DequeModule
 import Reactor
 import Synchronization
 
@@ -16,7 +15,7 @@ import Synchronization
 /// A connection is not meant to be shared by unrelated callers at once: the
 /// ``ConnectionPool`` leases it to one caller at a time. A caller whose task is cancelled
 /// still waits for its statement to finish, so the connection stays in a known state.
-public final class PostgresConnection: @unchecked Sendable {
+public final class PostgresConnection: Sendable {
     /// Unique within the process; tells connections apart in logs and the pool.
     public let id: Int
     /// The loop whose thread owns all the libpq state below.
@@ -29,31 +28,39 @@ public final class PostgresConnection: @unchecked Sendable {
     private let transactionStatusValue = Atomic<UInt8>(0)
     private let prepareCountValue = Atomic<Int>(0)
     private let sentCountValue = Atomic<Int>(0)
-
-    // Loop-thread state: touched only by code running on `loop`.
-    var handle: OpaquePointer?
-    var socket: Int32 = -1
-    var pending: Deque<PendingRequest> = []
-    var current: InFlightRequest?
-    /// In pipeline mode: the requests sent and not yet answered, oldest first.
-    var pipelineInFlight: Deque<InFlightRequest> = []
-    var pipelined = false
-    /// A Sync is due at the end of this turn of the loop for the statements sent since the last.
-    var pipelineSyncScheduled = false
-    var flushing = false
-    /// The backend announced it is going away (a FATAL error while idle).
-    var backendTerminated = false
-    var preparedNames: Set<String> = []
     /// Whether ``execute(_:_:)`` prepares named statements or sends the SQL each time.
     let statementMode: PostgresConfiguration.StatementMode
-    var closeHandlers: [@Sendable (PostgresError?) -> Void] = []
-    var connectCompletion: ((Result<Void, PostgresError>) -> Void)?
-    var connectTimer: TimerID?
+
+    /// The loop thread's state: libpq's connection and the requests on it.
+    struct State {
+        var handle: OpaquePointer?
+        var socket: Int32 = -1
+        var queue: PostgresRequestQueue
+        var flushing = false
+        /// The backend announced it is going away (a FATAL error while idle).
+        var backendTerminated = false
+        var closeHandlers: [@Sendable (PostgresError?) -> Void] = []
+        var connectCompletion: ((Result<Void, PostgresError>) -> Void)?
+        var connectTimer: TimerID?
+    }
+
+    /// Touched only on `loop`'s thread, which debug builds check at every access. No libpq
+    /// call and no callback runs inside an access (libpq's notice receiver writes the state).
+    let state: LoopBound<State>
 
     init(loop: EventLoop, statementMode: PostgresConfiguration.StatementMode = .named) {
         self.statementMode = statementMode
         self.id = Self.nextID.add(1, ordering: .relaxed).oldValue
         self.loop = loop
+        state = LoopBound(State(queue: PostgresRequestQueue(preparesNamedStatements: statementMode == .named)), on: loop)
+    }
+
+    deinit {
+        // The last reference is gone, so no job of the loop can touch the state any more (an
+        // open connection's socket registration holds a reference): nothing else can run
+        // against it, on whichever thread drops that reference. Normally the handle is already
+        // released; this only keeps a connection abandoned half-made from leaking.
+        if let handle = state.unsafeUncheckedValue.handle { PQfinish(handle) }
     }
 
     /// Opens a connection. Throws a ``PostgresError`` of kind `.connectionFailed` when the server
@@ -98,7 +105,7 @@ public final class PostgresConnection: @unchecked Sendable {
     @discardableResult
     public func simpleQuery(_ sql: String) async throws -> [PostgresResult] {
         guard !sql.utf8.contains(0) else {
-            throw PostgresError(kind: .client, message: "SQL text contains a NUL byte")
+            throw PostgresError.client("SQL text contains a NUL byte")
         }
         return try await submit(.simple(sql: sql))
     }
@@ -129,7 +136,7 @@ public final class PostgresConnection: @unchecked Sendable {
             if self.isClosed {
                 handler(nil)
             } else {
-                self.closeHandlers.append(handler)
+                self.state.value.closeHandlers.append(handler)
             }
         }
     }
@@ -172,6 +179,9 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
+    /// On the loop thread: libpq's connection, nil before connecting and once closed.
+    var handle: OpaquePointer? { state.value.handle }
+
     func markClosed() { closedFlag.store(true, ordering: .releasing) }
 
     func recordTransactionStatus() {
@@ -192,32 +202,9 @@ public final class PostgresConnection: @unchecked Sendable {
         try parameters.enumerated().map { index, value in
             guard let text = value?.postgresText else { return nil }
             guard !text.utf8.contains(0) else {
-                throw PostgresError(kind: .client, message: "parameter $\(index + 1) contains a NUL byte")
+                throw PostgresError.client("parameter $\(index + 1) contains a NUL byte")
             }
             return text
         }
     }
-}
-
-/// What a caller asked the connection to do.
-enum Command {
-    case query(sql: String, parameters: [String?])
-    case prepared(PreparedStatement, parameters: [String?])
-    case simple(sql: String)
-}
-
-/// A request waiting its turn, with the callback that completes the caller's `await`.
-struct PendingRequest {
-    let command: Command
-    let completion: (Result<[PostgresResult], PostgresError>) -> Void
-}
-
-/// The request on the wire and what has come back for it so far.
-struct InFlightRequest {
-    enum Stage { case preparing, executing }
-
-    let request: PendingRequest
-    var stage: Stage
-    var results: [PostgresResult] = []
-    var error: PostgresError?
 }

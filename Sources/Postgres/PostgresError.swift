@@ -1,53 +1,88 @@
 /// An error from the PostgreSQL client: a server error with its SQLSTATE and fields, a lost or
 /// refused connection, or a value that could not be decoded.
 ///
-/// Callers branch on ``kind`` and, for server errors, on ``sqlState`` and ``constraint``:
+/// A struct over a private enum, like ``ConnectionPoolError``: callers compare ``kind`` with
+/// `==` (or `switch` on it with a `default`) and ask the accessors, so a new kind of error
+/// does not break them. For server errors they branch on ``sqlState`` and ``constraint``:
 ///
 /// ```swift
 /// catch let error as PostgresError where error.sqlState == .uniqueViolation { … }
+/// catch let error as PostgresError where error.isConnectionError { … }
 /// ```
 public struct PostgresError: Error, Sendable, CustomStringConvertible {
-    /// What went wrong, at the level a caller acts on.
-    public enum Kind: Sendable, Equatable {
-        /// The server rejected a statement; ``sqlState`` says why.
-        case server
-        /// No connection could be made (refused, unreachable, authentication, timeout).
-        case connectionFailed
-        /// An established connection broke: server restart, `pg_terminate_backend`, network.
-        case connectionClosed
-        /// A result value could not be converted to the Swift type asked for.
-        case decoding
-        /// libpq refused a call in a way that is neither of the above (e.g. out of memory).
-        case client
-        /// The statement never ran: it shared a pipeline Sync with an earlier statement that
-        /// failed. Running it again is safe.
-        case notRun
+    private enum Reason: String, Sendable {
+        case server, connectionFailed, connectionClosed, decoding, client, notRun
     }
 
-    public let kind: Kind
+    /// What went wrong, at the level a caller acts on. Its description is the kind's name
+    /// (`server`, `connectionFailed`, …), stable for logs and metrics.
+    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+        private let reason: Reason
+
+        private init(_ reason: Reason) { self.reason = reason }
+
+        /// The server rejected a statement; ``PostgresError/sqlState`` says why.
+        public static let server = Kind(.server)
+        /// No connection could be made (refused, unreachable, authentication, timeout).
+        public static let connectionFailed = Kind(.connectionFailed)
+        /// An established connection broke: server restart, `pg_terminate_backend`, network.
+        public static let connectionClosed = Kind(.connectionClosed)
+        /// A result value could not be converted to the Swift type asked for.
+        public static let decoding = Kind(.decoding)
+        /// libpq refused a call in a way that is neither of the above (e.g. out of memory).
+        public static let client = Kind(.client)
+        /// The statement never ran: it shared a pipeline Sync with an earlier statement that
+        /// failed. Running it again is safe.
+        public static let notRun = Kind(.notRun)
+
+        public var description: String { reason.rawValue }
+    }
+
+    /// The fields, in one immutable box: an error is one word wherever it travels (inside
+    /// every `Result` a query completes with), and only a failure pays for the box.
+    private final class Storage: Sendable {
+        let kind: Kind
+        let sqlState: SQLState?
+        let message: String
+        let detail: String?
+        let hint: String?
+        let constraint: String?
+        let table: String?
+        let column: String?
+
+        init(kind: Kind, sqlState: SQLState?, message: String, detail: String?, hint: String?,
+             constraint: String?, table: String?, column: String?) {
+            self.kind = kind
+            self.sqlState = sqlState
+            self.message = message
+            self.detail = detail
+            self.hint = hint
+            self.constraint = constraint
+            self.table = table
+            self.column = column
+        }
+    }
+
+    private let storage: Storage
+
+    public var kind: Kind { storage.kind }
     /// The five-character SQLSTATE of a server error.
-    public let sqlState: SQLState?
+    public var sqlState: SQLState? { storage.sqlState }
     /// The primary message (server errors: `PG_DIAG_MESSAGE_PRIMARY`).
-    public let message: String
-    public let detail: String?
-    public let hint: String?
+    public var message: String { storage.message }
+    public var detail: String? { storage.detail }
+    public var hint: String? { storage.hint }
     /// The constraint a server error names, e.g. the unique index a duplicate violated.
-    public let constraint: String?
-    public let table: String?
-    public let column: String?
+    public var constraint: String? { storage.constraint }
+    public var table: String? { storage.table }
+    public var column: String? { storage.column }
 
     public init(
         kind: Kind, sqlState: SQLState? = nil, message: String, detail: String? = nil,
         hint: String? = nil, constraint: String? = nil, table: String? = nil, column: String? = nil
     ) {
-        self.kind = kind
-        self.sqlState = sqlState
-        self.message = message
-        self.detail = detail
-        self.hint = hint
-        self.constraint = constraint
-        self.table = table
-        self.column = column
+        storage = Storage(kind: kind, sqlState: sqlState, message: message, detail: detail, hint: hint,
+                          constraint: constraint, table: table, column: column)
     }
 
     /// True for the two connection kinds, where a new connection may succeed where this one failed.
@@ -61,6 +96,10 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         sqlState == .queryCanceled || sqlState == .lockNotAvailable
     }
 
+    /// True when the statement never reached the server's executor (a pipeline group's
+    /// earlier statement failed): running it again is safe.
+    public var isNotRun: Bool { kind == .notRun }
+
     public var description: String {
         var text = "PostgreSQL \(kind)"
         if let sqlState { text += " \(sqlState.code)" }
@@ -70,26 +109,35 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// A PostgreSQL SQLSTATE code (https://www.postgresql.org/docs/current/errcodes-appendix.html).
-public struct SQLState: Hashable, Sendable, CustomStringConvertible {
-    public let code: String
+extension PostgresError {
+    /// A call libpq (or this client) refused: a NUL byte in SQL, COPY, an unexpected outcome.
+    public static func client(_ message: String) -> PostgresError {
+        PostgresError(kind: .client, message: message)
+    }
 
-    public init(_ code: String) { self.code = code }
+    /// A result value that could not be converted; `column` names it when known.
+    public static func decoding(_ message: String, column: String? = nil) -> PostgresError {
+        PostgresError(kind: .decoding, message: message, column: column)
+    }
 
-    /// The two-character class, e.g. `23` for integrity constraint violations.
-    public var errorClass: Substring { code.prefix(2) }
+    /// No connection could be made.
+    public static func connectionFailed(_ message: String) -> PostgresError {
+        PostgresError(kind: .connectionFailed, message: message)
+    }
 
-    public var description: String { code }
+    /// An established connection broke; a server's goodbye keeps its SQLSTATE and detail.
+    public static func connectionClosed(_ message: String, sqlState: SQLState? = nil, detail: String? = nil) -> PostgresError {
+        PostgresError(kind: .connectionClosed, sqlState: sqlState, message: message, detail: detail)
+    }
 
-    public static let uniqueViolation = SQLState("23505")
-    public static let checkViolation = SQLState("23514")
-    public static let notNullViolation = SQLState("23502")
-    public static let foreignKeyViolation = SQLState("23503")
-    public static let serializationFailure = SQLState("40001")
-    public static let deadlockDetected = SQLState("40P01")
-    public static let queryCanceled = SQLState("57014")
-    public static let lockNotAvailable = SQLState("55P03")
-    public static let adminShutdown = SQLState("57P01")
-    public static let undefinedTable = SQLState("42P01")
-    public static let syntaxError = SQLState("42601")
+    /// A statement skipped because an earlier one of its pipeline group failed.
+    public static func notRun(_ message: String) -> PostgresError {
+        PostgresError(kind: .notRun, message: message)
+    }
+
+    /// This error as the end of a connection: the same SQLSTATE, message and detail, kind
+    /// ``Kind/connectionClosed``.
+    var asConnectionClosed: PostgresError {
+        .connectionClosed(message, sqlState: sqlState, detail: detail)
+    }
 }

@@ -63,6 +63,16 @@ public struct PostgresResult: Sendable {
         self.affectedRows = Int(tuples)
     }
 
+    /// A result without rows or columns, e.g. of a command; `commandTag` as the server would send it.
+    init(commandTag: String, affectedRows: Int? = nil) {
+        columns = []
+        rowCount = 0
+        storage = []
+        cells = []
+        self.commandTag = commandTag
+        self.affectedRows = affectedRows
+    }
+
     /// The row at `index` (0-based).
     public subscript(index: Int) -> PostgresRow {
         precondition(index >= 0 && index < rowCount, "row \(index) out of 0..<\(rowCount)")

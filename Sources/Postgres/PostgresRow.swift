@@ -11,14 +11,14 @@ public struct PostgresRow: Sendable {
     /// Decodes the column at `column` (0-based). SQL NULL decodes only into an `Optional`.
     public func decode<Value: PostgresDecodable>(_ type: Value.Type, column: Int) throws(PostgresError) -> Value {
         guard column >= 0, column < result.columns.count else {
-            throw PostgresError(kind: .decoding, message: "column \(column) out of range (\(result.columns.count) columns)")
+            throw PostgresError.decoding("column \(column) out of range (\(result.columns.count) columns)")
         }
         let name = result.columns[column].name
         guard let text = result.text(row: index, column: column) else {
-            throw PostgresError(kind: .decoding, message: "column \(name) is NULL, not \(Value.self)", column: name)
+            throw PostgresError.decoding("column \(name) is NULL, not \(Value.self)", column: name)
         }
         guard let value = Value(postgresText: text) else {
-            throw PostgresError(kind: .decoding, message: "column \(name) is not a valid \(Value.self)", column: name)
+            throw PostgresError.decoding("column \(name) is not a valid \(Value.self)", column: name)
         }
         return value
     }
@@ -26,7 +26,7 @@ public struct PostgresRow: Sendable {
     /// Decodes a nullable column at `column`: nil for SQL NULL.
     public func decode<Value: PostgresDecodable>(_ type: Value?.Type, column: Int) throws(PostgresError) -> Value? {
         guard column >= 0, column < result.columns.count else {
-            throw PostgresError(kind: .decoding, message: "column \(column) out of range (\(result.columns.count) columns)")
+            throw PostgresError.decoding("column \(column) out of range (\(result.columns.count) columns)")
         }
         guard result.text(row: index, column: column) != nil else { return nil }
         return try decode(Value.self, column: column)
@@ -50,7 +50,7 @@ public struct PostgresRow: Sendable {
 
     private func columnIndex(_ name: String) throws(PostgresError) -> Int {
         guard let column = result.columnIndex(named: name) else {
-            throw PostgresError(kind: .decoding, message: "no column named \(name)", column: name)
+            throw PostgresError.decoding("no column named \(name)", column: name)
         }
         return column
     }

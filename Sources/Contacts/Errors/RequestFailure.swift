@@ -55,6 +55,7 @@ struct RequestFailure: Sendable {
         case .decoding: return "decode"
         case .client: return "client"
         case .notRun: return "not_run"
+        default: return String(describing: error.kind)
         }
     }
 
