@@ -13,7 +13,7 @@ LOCAL_PG := scripts/local-postgres.sh
 # Recipes expand this when they run, i.e. after `database` has started the private cluster.
 DB_URL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell bash $(LOCAL_PG) url))
 
-.PHONY: all build run crm test test-asan soak database stop-db db-url packages clean fuzz faults bench bench-instructions bench-http check-compose
+.PHONY: all build run crm test check test-asan soak database stop-db db-url packages clean fuzz faults bench bench-instructions bench-http check-compose
 
 all: build
 
@@ -40,11 +40,17 @@ crm: database
 # CRM_TESTS_REQUIRE_DATABASE=1 turns a missing database or privilege into a failure (a plain
 # `swift test` skips those tests instead); the skipped count is printed and must be 0.
 XCTEST_LOG = .build/xctest.log
-test: database
+test: database check
 	$(SWIFT) build --build-tests
 	set -o pipefail; DATABASE_URL='$(DB_URL)' CRM_TESTS_REQUIRE_DATABASE=1 $(SWIFT) test --skip-build --disable-swift-testing 2>&1 | tee $(XCTEST_LOG)
 	@skipped=$$(grep -c "^Test Case '.*' skipped" $(XCTEST_LOG)); echo "XCTest: $$skipped test(s) skipped"; test "$$skipped" -eq 0
 	python3 scripts/faults.py .build/debug/crm
+
+# The code's shape (docs/ARCHITECTURE.md): no Swift file over 300 lines, no function over 60, and
+# every imported module a declared dependency (also prints the module graph).
+check: packages
+	python3 scripts/check-sizes.py
+	python3 scripts/module-graph.py --swift $(SWIFT)
 
 stop-db:
 	@bash $(LOCAL_PG) stop

@@ -1,12 +1,17 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Module layers (see README "Where things live"):
-/// CLibPQ, CLinux, CCrypto (C headers only); Codecs (body codecs, JSONWriter, digit and
-/// white-space helpers; no dependencies) → Reactor (epoll event loop) → Postgres (libpq
-/// client, pool, migrations) and HTTP (server); Crypto (libcrypto: SHA-256, secure random);
-/// Operations (observability: metrics, access and error logs, request ids); Contacts (the
-/// API) on all of them → crm (command line).
+/// Module layers, bottom up (docs/ARCHITECTURE.md draws them; `make check` holds every import
+/// to a declared dependency):
+/// - CLibPQ, CLinux, CCrypto: C headers only, from Debian packages (libpq-dev, libssl-dev).
+/// - Codecs: body codecs, JSONWriter, digit and white-space helpers; no dependencies.
+/// - Reactor (CLinux): the epoll event loop, its TaskExecutor, LoopBound state.
+/// - Postgres (CLibPQ, Reactor, Codecs): libpq client, pool, migrations.
+/// - HTTP (CLinux, Reactor, Codecs): the server; knows nothing of the API.
+/// - Crypto (CCrypto): SHA-256, HMAC-SHA256, constant-time comparison, secure random.
+/// - Operations (Codecs): observability only: metrics, access and error logs, request ids.
+/// - Contacts (all of the above): route table, middleware, application, handlers, SQL calls.
+/// - crm (Contacts, …): the command line.
 let package = Package(
     name: "crm",
     platforms: [.macOS(.v15)],
@@ -113,7 +118,7 @@ let package = Package(
         .testTarget(name: "ContactsTests", dependencies: [
             "Contacts", "HTTP", "Postgres", "Operations", "Reactor", "TestSupport",
         ]),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Reactor", "TestSupport"]),
         .testTarget(name: "SchemaTests", dependencies: ["Postgres", "TestSupport"]),
     ]
 )
