@@ -128,8 +128,9 @@ public struct ContactStore: Sendable {
 
     /// A parameter name that SQL returned as a JSON string (`"email"` → `email`), decoded as JSON.
     private static func unquote(_ json: String?) throws -> String {
+        guard let json else { return "" }
         do {
-            return try FlatJSONObject.parseString(Array((json ?? "").utf8))
+            return try FlatJSONObject.parseString(Array(json.utf8))
         } catch {
             throw PostgresError(kind: .decoding, message: "the payload of a refusal is not a JSON string")
         }

@@ -9,7 +9,7 @@ import Reactor
 ///
 /// One request's way: ``handle(_:)`` makes its ``RequestContext`` (route matched, id, key),
 /// then the chain runs, outermost first: the configuration's outer middleware, request id,
-/// metrics, access log, error mapping, and the ``Router`` (`404`, `405`, path parameters, then
+/// observation (metrics and access log, ``RequestObserver``), error mapping, and the ``Router`` (`404`, `405`, path parameters, then
 /// the route's own chain: the key gate and the handler).
 public final class CRMApplication: Sendable {
     public let configuration: ApplicationConfiguration
@@ -19,7 +19,6 @@ public final class CRMApplication: Sendable {
     public let metrics: MetricsRegistry
     public let server: HTTPServer
     private let chain: Responder
-    private let timeoutObservers: [any HandlerTimeoutObserver]
 
     /// Builds the service on `loops`, shared by the HTTP server and the pool's partitions (a
     /// request's queries go out on a connection of the loop that handles it). Nothing runs
@@ -35,15 +34,13 @@ public final class CRMApplication: Sendable {
         let gate = configuration.keyGate
         keys = KeyGate(pool: pool, burst: gate.burst, authFailureRate: gate.authFailureRate, capacity: gate.capacity,
                        addressCapacity: gate.addressCapacity)
-        let requestMetrics = MetricsMiddleware(registry: metrics)
+        let requestMetrics = RequestMetricsObserver(registry: metrics)
         let errors = ErrorMiddleware(databaseErrors: api.databaseErrors, errorLog: configuration.errorLog)
         let router = Router(api: api, keyGate: KeyGateMiddleware(keys: keys, api: api, metrics: metrics), errors: errors)
         ServiceMetrics.declare(in: metrics, api: api, keys: keys)
-        let accessLog = configuration.accessLog.map { AccessLogMiddleware(log: $0) }
-        let observers: [any HandlerTimeoutObserver] = [requestMetrics] + (accessLog.map { [$0] } ?? [])
-        timeoutObservers = observers
-        let middleware: [any Middleware] = configuration.outerMiddleware + [RequestIDMiddleware(), requestMetrics]
-            + (accessLog.map { [$0] } ?? []) + [errors]
+        let observers: [any RequestObserver] = [requestMetrics] + (configuration.accessLog.map { [AccessLogObserver(log: $0)] } ?? [])
+        let middleware: [any Middleware] = configuration.outerMiddleware
+            + [RequestIDMiddleware(), ObservationMiddleware(observers: observers), errors]
         chain = MiddlewareChain.compose(middleware, around: Responder { try await router.respond(to: $0) })
         server = HTTPServer(configuration: Self.serverConfiguration(configuration, observers: observers), loops: loops,
                             handler: { [chain] request in await Self.respond(to: request, chain: chain) })
@@ -82,7 +79,7 @@ public final class CRMApplication: Sendable {
     /// The server's own answers in the API's shape, and its handler-deadline `503` tagged with
     /// the request's id and reported to the metrics and the access log.
     private static func serverConfiguration(_ configuration: ApplicationConfiguration,
-                                            observers: [any HandlerTimeoutObserver]) -> HTTPServerConfiguration {
+                                            observers: [any RequestObserver]) -> HTTPServerConfiguration {
         var http = configuration.http
         let observe = configuration.protocolErrorObserver
         http.errorResponse = { error in

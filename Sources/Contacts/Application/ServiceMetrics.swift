@@ -4,7 +4,7 @@ import Postgres
 
 /// The gauges and counters `/metrics` reads from the service's parts at scrape time: database
 /// errors by class, key lookups, readiness pings, the pool, the HTTP server's connections and
-/// buffers, and the logs' dropped lines. (The request metrics are ``MetricsMiddleware``'s, the
+/// buffers, and the logs' dropped lines. (The request metrics are ``RequestMetricsObserver``'s, the
 /// refusal counters ``KeyGateMiddleware``'s.)
 enum ServiceMetrics {
     static func declare(in metrics: MetricsRegistry, api: ContactsAPI, keys: KeyGate) {

@@ -33,10 +33,3 @@ public enum MiddlewareChain {
         middleware.reversed().reduce(innermost) { next, middleware in middleware.wrapping(next) }
     }
 }
-
-/// What a middleware that counts or logs answers does with the `503` the server sends when a
-/// handler misses its deadline (``CRMApplication/handlerTimedOut(_:)``): that answer never
-/// comes back through the chain, so it is reported here, on the event loop, without blocking.
-protocol HandlerTimeoutObserver: Sendable {
-    func handlerTimedOut(_ context: RequestContext, response: HTTPResponse, seconds: Double)
-}

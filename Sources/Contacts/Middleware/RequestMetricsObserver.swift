@@ -6,7 +6,7 @@ import Operations
 ///
 /// Kept cheap on purpose (it was half of a `/healthz` request's CPU time when it built label
 /// strings): ``RequestMetrics`` counts in integer-addressed slots.
-struct MetricsMiddleware: Middleware, HandlerTimeoutObserver {
+struct RequestMetricsObserver: RequestObserver {
     static let durationBuckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 
     let requestMetrics: RequestMetrics
@@ -17,11 +17,9 @@ struct MetricsMiddleware: Middleware, HandlerTimeoutObserver {
                                 requestBytes: "crm_http_request_body_bytes_total", responseBytes: "crm_http_response_body_bytes_total")
     }
 
-    func respond(to context: RequestContext, next: Responder) async throws -> HTTPResponse {
-        let response = try await next.respond(context)
-        // Cancelled means the handler missed its deadline: the client's 503 was counted then.
-        if !Task.isCancelled { record(context, response, seconds: context.elapsedSeconds) }
-        return response
+    func answered(_ context: RequestContext, response: HTTPResponse, seconds: Double, late: Bool) {
+        // A late handler's client got the server's 503, counted when it was sent.
+        if !late { record(context, response, seconds: seconds) }
     }
 
     func handlerTimedOut(_ context: RequestContext, response: HTTPResponse, seconds: Double) {

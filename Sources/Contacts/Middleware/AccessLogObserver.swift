@@ -5,13 +5,11 @@ import Operations
 /// label, listing, key prefix, status, duration and bytes. A request whose handler missed its
 /// deadline gets its line when the server sends the `503` (``handlerTimedOut(_:response:seconds:)``)
 /// and another when the handler ends, saying what became of it (`client_status=503`).
-struct AccessLogMiddleware: Middleware, HandlerTimeoutObserver {
+struct AccessLogObserver: RequestObserver {
     let log: AccessLog
 
-    func respond(to context: RequestContext, next: Responder) async throws -> HTTPResponse {
-        let response = try await next.respond(context)
-        record(context, response, seconds: context.elapsedSeconds, clientStatus: Task.isCancelled ? 503 : nil)
-        return response
+    func answered(_ context: RequestContext, response: HTTPResponse, seconds: Double, late: Bool) {
+        record(context, response, seconds: seconds, clientStatus: late ? 503 : nil)
     }
 
     func handlerTimedOut(_ context: RequestContext, response: HTTPResponse, seconds: Double) {
