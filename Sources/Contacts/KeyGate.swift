@@ -67,7 +67,7 @@ public final class KeyGate: Sendable {
     private let keys: Mutex<KeyCache>
     private let addresses: Mutex<RefusedAuthentications?>
     private let lookups = Atomic<Int>(0)
-    /// Errors of the key lookups, by class, once per lookup (``ContactsService`` adds them to
+    /// Errors of the key lookups, by class, once per lookup (``ServiceMetrics`` adds them to
     /// `crm_db_errors_total`).
     public let databaseErrors = DatabaseErrorCounter()
     private let inFlight = SingleFlight<[UInt8], Int??>()

@@ -10,18 +10,6 @@ import XCTest
 /// step the whole table is compared with the one before: a key never reads or changes a
 /// contact outside its grants. The seed is printed on failure; CRM_PROPERTY_SEED replays one.
 final class IsolationPropertyTests: ContactsTestCase {
-    /// SplitMix64: small, seedable, good enough to pick test steps.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Every contact, by listing, as comparable text.
     private func snapshot() throws -> [Int64: [Int64: String]] {
         let database = self.database!
@@ -55,7 +43,7 @@ final class IsolationPropertyTests: ContactsTestCase {
 
     func testNoKeyEverReadsOrChangesAContactOutsideItsGrants() throws {
         let seed = ProcessInfo.processInfo.environment["CRM_PROPERTY_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 0...UInt64.max)
-        var random = Generator(state: seed)
+        var random = SeededGenerator(seed: seed)
         let keys: [(APIKey, Set<Int64>)] = [(keyA, [1]), (keyB, [2]), (keyAB, [1, 2])]
         let emails = (0..<6).map { "shared\($0)@example.com" }
         // Some contacts in both listings with the same emails, so lookups by email could mix them up.

@@ -1,7 +1,7 @@
 import Synchronization
 
 /// Database errors by class (``RequestFailure/databaseErrorClass(of:)``), counted once where
-/// they happen: in an operation, in the key lookup, in a readiness ping. ``ContactsService``
+/// they happen: in an operation, in the key lookup, in a readiness ping. ``ServiceMetrics``
 /// exports the counts as `crm_db_errors_total{class}`.
 public final class DatabaseErrorCounter: Sendable {
     private let counts = Mutex<[String: Int]>([:])
