@@ -13,7 +13,7 @@ LOCAL_PG := scripts/local-postgres.sh
 # Recipes expand this when they run, i.e. after `database` has started the private cluster.
 DB_URL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell bash $(LOCAL_PG) url))
 
-.PHONY: all build run crm test check test-asan soak database stop-db db-url packages clean fuzz faults bench bench-instructions bench-http check-compose
+.PHONY: all build run crm test check test-asan soak database stop-db db-url packages clean fuzz faults bench bench-ab bench-instructions bench-http check-compose
 
 all: build
 
@@ -100,6 +100,11 @@ soak:
 # Every scenario against its database ceiling (pgbench); SEED, DURATION, CONNECTIONS, SCENARIOS.
 bench:
 	bash bench/run.sh
+
+# Before/after: BINARIES="a/crm b/crm" side by side on make bench's database, rounds interleaved
+# so that drift favours neither (SCENARIOS, ROUNDS, DURATION).
+bench-ab:
+	bash bench/ab.sh
 
 # Instructions per request (valgrind callgrind) for parsing, parameters, the database call and
 # rendering: stable where timings drift. REQUESTS per kind (500).
