@@ -63,23 +63,30 @@ sql "VACUUM ANALYZE" >/dev/null
 read -r MIN_ID MAX_ID < <(sql "SELECT min(contact_id), max(contact_id) FROM contacts WHERE email LIKE 'bench%'" | tr '|' ' ')
 export CRM_MIN_ID=$MIN_ID CRM_MAX_ID=$MAX_ID
 
-# wrk → "requests/s p50_ms p99_ms non2xx"
+# wrk → "requests/s p50_ms p99_ms errors": errors are answers other than 2xx plus socket
+# errors (connect, read, write, timeout); any of them fails the run (below).
 wrk_run() {
   wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" | awk '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /Requests\/sec/ { rps = $2 } /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
-    /Non-2xx/ { bad = $NF } /Socket errors/ { bad += 0 }
+    /Non-2xx/ { bad += $NF }
+    /Socket errors/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) bad += $i + 0 }
     END { printf "%.0f %.3f %.3f %d\n", rps, p50, p99, bad }'
 }
 # pgbench → "statements/s p50_ms p99_ms failures" (per-transaction latencies from its log)
 pgbench_run() {
   local dir; dir=$(mktemp -d)
   local statements=$1 mode=$2; shift 2
+  local status=0
   (cd "$dir" && "$PGBIN/pgbench" -n -M "$mode" -c "$CONNECTIONS" -j 2 -T "$DURATION" -l \
-      -D key_hash="$KEY_HASH" -D seed="$SEED" -D min_id="$MIN_ID" -D max_id="$MAX_ID" "$@" "$DATABASE_URL" > summary 2>&1) || true
+      -D key_hash="$KEY_HASH" -D seed="$SEED" -D min_id="$MIN_ID" -D max_id="$MAX_ID" "$@" "$DATABASE_URL" > summary 2>&1) || status=$?
   local tps; tps=$(awk '/^tps = / { print $3 }' "$dir/summary")
-  cat "$dir"/pgbench_log.* 2>/dev/null | awk '{ print $3 / 1000 }' | sort -n | awk -v tps="$tps" -v k="$statements" '
-    { v[NR] = $1 } END { printf "%.0f %.3f %.3f %d\n", tps * k, v[int(NR * 0.5) + 1], v[int(NR * 0.99) + 1], 0 }'
+  # Failures: failed transactions, aborted clients, or pgbench itself failing.
+  local failures; failures=$(awk -v status="$status" '
+    /number of failed transactions:/ { n += $5 } / aborted in command / { n++ } END { print n + (status != 0 && n == 0 ? 1 : 0) }' "$dir/summary")
+  (( failures == 0 )) || { log "pgbench failed:"; tail -n 5 "$dir/summary" >&2; }
+  cat "$dir"/pgbench_log.* 2>/dev/null | awk '{ print $3 / 1000 }' | sort -n | awk -v tps="${tps:-0}" -v k="$statements" -v f="$failures" '
+    { v[NR] = $1 } END { printf "%.0f %.3f %.3f %d\n", tps * k, v[int(NR * 0.5) + 1], v[int(NR * 0.99) + 1], f }'
   rm -rf "$dir"
 }
 
@@ -95,18 +102,20 @@ declare -A STATEMENTS=([delete_recreate]=2)
 # (ContactSearchQuery): their ceiling is pgbench's extended protocol, not a prepared statement.
 declare -A MODES=([search_name]=extended)
 
-printf '\n%-16s %10s %8s %8s %6s | %10s %8s %8s | %6s\n' scenario "req/s" "p50 ms" "p99 ms" "non2xx" "ceiling/s" "p50 ms" "p99 ms" ratio
+printf '\n%-16s %10s %8s %8s %6s | %10s %8s %8s %6s | %6s\n' scenario "req/s" "p50 ms" "p99 ms" errors "ceiling/s" "p50 ms" "p99 ms" fails ratio
+errors=0
 json="{\"seed\":$SEED,\"connections\":$CONNECTIONS,\"duration\":$DURATION,\"create_rate_while_seeding\":$seed_rate,\"rss_mb_after_seed\":$rss_seeded,\"scenarios\":{"
 first=1
 for scenario in $SCENARIOS; do
   read -r rps p50 p99 bad < <(wrk_run -s "bench/wrk/$scenario.lua" "http://127.0.0.1:$PORT")
   # shellcheck disable=SC2086
-  read -r ceiling cp50 cp99 _ < <(pgbench_run "${STATEMENTS[$scenario]:-1}" "${MODES[$scenario]:-prepared}" ${SQLFILES[$scenario]})
+  read -r ceiling cp50 cp99 fails < <(pgbench_run "${STATEMENTS[$scenario]:-1}" "${MODES[$scenario]:-prepared}" ${SQLFILES[$scenario]})
+  errors=$((errors + bad + fails))
   ratio=$(awk -v a="$rps" -v b="$ceiling" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-  printf '%-16s %10s %8s %8s %6s | %10s %8s %8s | %6s\n' "$scenario" "$rps" "$p50" "$p99" "$bad" "$ceiling" "$cp50" "$cp99" "$ratio"
+  printf '%-16s %10s %8s %8s %6s | %10s %8s %8s %6s | %6s\n' "$scenario" "$rps" "$p50" "$p99" "$bad" "$ceiling" "$cp50" "$cp99" "$fails" "$ratio"
   [[ $first == 1 ]] || json+=","
   first=0
-  json+="\"$scenario\":{\"rps\":$rps,\"p50_ms\":$p50,\"p99_ms\":$p99,\"non_2xx\":$bad,\"ceiling_per_s\":$ceiling,\"ceiling_p50_ms\":$cp50,\"ceiling_p99_ms\":$cp99,\"ratio\":$ratio}"
+  json+="\"$scenario\":{\"rps\":$rps,\"p50_ms\":$p50,\"p99_ms\":$p99,\"errors\":$bad,\"ceiling_failures\":$fails,\"ceiling_per_s\":$ceiling,\"ceiling_p50_ms\":$cp50,\"ceiling_p99_ms\":$cp99,\"ratio\":$ratio}"
 done
 
 # The HTTP ceiling: /healthz against nginx returning the same bytes.
@@ -115,9 +124,10 @@ sed -e "s|__PORT__|$NGINX_PORT|" -e "s|__PREFIX__|$PREFIX|g" -e "s|__BODY__|$BOD
 nginx -c "$PREFIX/nginx.conf" -p "$PREFIX"
 sleep 0.5
 read -r srps sp50 sp99 sbad < <(wrk_run "http://127.0.0.1:$PORT/healthz")
-read -r nrps np50 np99 _ < <(wrk_run "http://127.0.0.1:$NGINX_PORT/healthz")
+read -r nrps np50 np99 nbad < <(wrk_run "http://127.0.0.1:$NGINX_PORT/healthz")
+errors=$((errors + sbad + nbad))
 sratio=$(awk -v a="$srps" -v b="$nrps" 'BEGIN { printf "%.2f", a / b }')
-printf '%-16s %10s %8s %8s %6s | %10s %8s %8s | %6s  (nginx)\n' static_healthz "$srps" "$sp50" "$sp99" "$sbad" "$nrps" "$np50" "$np99" "$sratio"
+printf '%-16s %10s %8s %8s %6s | %10s %8s %8s %6s | %6s  (nginx)\n' static_healthz "$srps" "$sp50" "$sp99" "$sbad" "$nrps" "$np50" "$np99" "$nbad" "$sratio"
 rss_end=$(rss)
 # RSS while holding IDLE idle keep-alive connections (each answered one request first).
 python3 bench/idle_connections.py 127.0.0.1 "$PORT" "$IDLE" 3 > "$OUT/idle.txt" &
@@ -132,3 +142,5 @@ json+="},\"static\":{\"rps\":$srps,\"p99_ms\":$sp99,\"nginx_rps\":$nrps,\"nginx_
 json+=",\"idle_connections\":{\"held\":$IDLE,\"answered\":$idle_answered,\"open\":$idle_open,\"rss_mb\":$rss_idle}}"
 echo "$json" > "$OUT/latest.json"
 log "wrote $OUT/latest.json"
+# A run with errors measured something else than the work it names: it fails.
+(( errors == 0 )) || { log "FAILED: $errors error(s) (wrk: answers other than 2xx or socket errors; pgbench: failures)"; exit 1; }
