@@ -118,6 +118,20 @@ for scenario in $SCENARIOS; do
   json+="\"$scenario\":{\"rps\":$rps,\"p50_ms\":$p50,\"p99_ms\":$p99,\"errors\":$bad,\"ceiling_failures\":$fails,\"ceiling_per_s\":$ceiling,\"ceiling_p50_ms\":$cp50,\"ceiling_p99_ms\":$cp99,\"ratio\":$ratio}"
 done
 
+# The physical limit for lookups: the same statement in batches of 8 under one Sync (pgbench
+# pipeline mode, 16 clients), what a client that pipelines could get from this database.
+json+="},\"pipelined_ceilings\":{"
+first=1
+for scenario in get_by_email get_by_id; do
+  [[ " $SCENARIOS " == *" $scenario "* ]] || continue
+  read -r pipelined _ _ pfails < <(pgbench_run 8 prepared -f "$ROOT/bench/pgbench/${scenario}_pipelined.sql" -c 16)
+  errors=$((errors + pfails))
+  printf '%-16s %10s %8s %8s %6s | %10s %8s %8s %6s | %6s  (pipelined ceiling)\n' "$scenario" - - - - "$pipelined" - - "$pfails" -
+  [[ $first == 1 ]] || json+=","
+  first=0
+  json+="\"$scenario\":{\"statements_per_s\":$pipelined,\"failures\":$pfails}"
+done
+
 # The HTTP ceiling: /healthz against nginx returning the same bytes.
 BODY=$(curl -s "http://127.0.0.1:$PORT/healthz")
 sed -e "s|__PORT__|$NGINX_PORT|" -e "s|__PREFIX__|$PREFIX|g" -e "s|__BODY__|$BODY|" bench/nginx.conf.template > "$PREFIX/nginx.conf"
