@@ -1,0 +1,2 @@
+\set id random(:min_id, :max_id)
+SELECT c.* FROM plain.api_keys k JOIN plain.api_key_grants g ON g.key_id = k.key_id AND g.listing_id = 1 LEFT JOIN LATERAL (SELECT contact_id, unique_id, first_name, last_name, email, phone, ip_address, source, status, created_at, updated_at FROM plain.contacts WHERE listing_id = g.listing_id AND contact_id = :id::bigint ORDER BY contact_id LIMIT 101) c ON true WHERE k.key_hash = decode(:key_hash, 'hex') AND k.revoked_at IS NULL;
