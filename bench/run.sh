@@ -119,6 +119,9 @@ declare -A MODES=([search_name]=extended)
 
 printf '\n%-16s %10s %8s %8s %6s | %10s %8s %8s %6s | %11s | %6s\n' scenario "req/s" "p50 ms" "p99 ms" errors "ceiling/s" "p50 ms" "p99 ms" fails "functions/s" ratio
 errors=0
+# The same table in Markdown, for the README (bench/results/latest.md).
+md="| scenario | req/s | p50 ms | p99 ms | ceiling/s | ceiling p99 ms | functions/s | ratio |
+|---|---:|---:|---:|---:|---:|---:|---:|"
 json="{\"seed\":$SEED,\"connections\":$CONNECTIONS,\"duration\":$DURATION,\"create_rate_while_seeding\":$seed_rate,\"rss_mb_after_seed\":$rss_seeded,\"scenarios\":{"
 first=1
 for scenario in $SCENARIOS; do
@@ -129,6 +132,7 @@ for scenario in $SCENARIOS; do
   errors=$((errors + bad + fails + ffails))
   ratio=$(awk -v a="$rps" -v b="$ceiling" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
   printf '%-16s %10s %8s %8s %6s | %10s %8s %8s %6s | %11s | %6s\n' "$scenario" "$rps" "$p50" "$p99" "$bad" "$ceiling" "$cp50" "$cp99" "$((fails + ffails))" "$functions" "$ratio"
+  md+=$'\n'"| $scenario | $rps | $p50 | $p99 | $ceiling | $cp99 | $functions | $ratio |"
   [[ $first == 1 ]] || json+=","
   first=0
   json+="\"$scenario\":{\"rps\":$rps,\"p50_ms\":$p50,\"p99_ms\":$p99,\"errors\":$bad,\"ceiling_failures\":$((fails + ffails)),\"ceiling_per_s\":$ceiling,\"functions_per_s\":$functions,\"ceiling_p50_ms\":$cp50,\"ceiling_p99_ms\":$cp99,\"ratio\":$ratio}"
@@ -143,6 +147,7 @@ for scenario in get_by_email get_by_id; do
   read -r pipelined _ _ pfails < <(pgbench_run 8 prepared -f "$MIN/${scenario}_pipelined.sql" -c 16)
   errors=$((errors + pfails))
   printf '%-16s %10s %8s %8s %6s | %10s %8s %8s %6s | %11s | %6s  (pipelined ceiling)\n' "$scenario" - - - - "$pipelined" - - "$pfails" - -
+  md+=$'\n'"| $scenario, pipelined ceiling (8 under one Sync) | | | | $pipelined | | | |"
   [[ $first == 1 ]] || json+=","
   first=0
   json+="\"$scenario\":{\"statements_per_s\":$pipelined,\"failures\":$pfails}"
@@ -158,6 +163,7 @@ read -r nrps np50 np99 nbad < <(wrk_run "http://127.0.0.1:$NGINX_PORT/healthz")
 errors=$((errors + sbad + nbad))
 sratio=$(awk -v a="$srps" -v b="$nrps" 'BEGIN { printf "%.2f", a / b }')
 printf '%-16s %10s %8s %8s %6s | %10s %8s %8s %6s | %11s | %6s  (nginx)\n' static_healthz "$srps" "$sp50" "$sp99" "$sbad" "$nrps" "$np50" "$np99" "$nbad" - "$sratio"
+md+=$'\n'"| /healthz (ceiling: nginx) | $srps | $sp50 | $sp99 | $nrps | $np99 | | $sratio |"
 rss_end=$(rss)
 # RSS while holding IDLE idle keep-alive connections (each answered one request first).
 python3 bench/idle_connections.py 127.0.0.1 "$PORT" "$IDLE" 3 > "$OUT/idle.txt" &
@@ -171,6 +177,8 @@ printf '\ncreates/s while seeding: %s   RSS after seeding: %s MB, at the end: %s
 json+="},\"static\":{\"rps\":$srps,\"p99_ms\":$sp99,\"nginx_rps\":$nrps,\"nginx_p99_ms\":$np99,\"ratio\":$sratio},\"rss_mb_end\":$rss_end"
 json+=",\"idle_connections\":{\"held\":$IDLE,\"answered\":$idle_answered,\"open\":$idle_open,\"rss_mb\":$rss_idle}}"
 echo "$json" > "$OUT/latest.json"
-log "wrote $OUT/latest.json"
+printf '%s\n\nSEED=%s, %s connections, %s s each; errors: %s. Creates/s while seeding: %s. RSS: %s MB after seeding, %s MB at the end, %s MB holding %s idle connections.\n' \
+  "$md" "$SEED" "$CONNECTIONS" "$DURATION" "$errors" "$seed_rate" "$rss_seeded" "$rss_end" "$rss_idle" "$IDLE" > "$OUT/latest.md"
+log "wrote $OUT/latest.json and $OUT/latest.md"
 # A run with errors measured something else than the work it names: it fails.
 (( errors == 0 )) || { log "FAILED: $errors error(s) (wrk: answers other than 2xx or socket errors; pgbench: failures)"; exit 1; }
