@@ -193,10 +193,12 @@ final class HTTPMemoryBudgetTests: XCTestCase {
     func testResponsesNobodyReadsArePastTheLimitShedLongestStalledFirst() throws {
         try start()
         var clients: [RawHTTPClient] = []
-        for index in 0..<10 {  // 3 MB of responses against a 1 MiB budget
+        // 6 MB of responses against a 1 MiB budget, each too large for the kernel's buffers of a
+        // slow reader to take whole: every one stays stalled, holding, until it is shed.
+        for index in 0..<10 {
             let (buffered, shed) = (self.buffered, self.shed)
             let client = try RawHTTPClient(port: server.port, slowReader: true)
-            try client.send("GET /large?bytes=300000 HTTP/1.1\r\n\r\n")
+            try client.send("GET /large?bytes=600000 HTTP/1.1\r\n\r\n")
             waitFor("response \(index) stalled, or made room, and the budget kept (\(self.buffered) bytes)") {
                 (self.buffered >= buffered + 100_000 || self.shed > shed) && self.buffered <= Self.budget
             }
@@ -206,7 +208,7 @@ final class HTTPMemoryBudgetTests: XCTestCase {
         XCTAssertThrowsError(try clients[0].readResponse(), "the first stalled longest: it was closed")
         let last = try clients[9].readResponse()
         XCTAssertEqual(last.status, 200)
-        XCTAssertEqual(last.body.count, 300_000, "the newest is whole")
+        XCTAssertEqual(last.body.count, 600_000, "the newest is whole")
         clients.removeAll()
         waitFor("nothing buffered once they go (\(buffered))") { self.buffered == 0 }
     }
