@@ -11,6 +11,9 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
     let segments: [Segment]
     /// The template as written: what metrics, the access log and openapi.yaml call the route.
     public let description: String
+    /// The names of the parameters, in path order (found once: the router and the access log
+    /// look a parameter up by name on every request).
+    public let parameterNames: [String]
 
     /// Parses `template`; a malformed one is a programming error in the route table.
     public init(_ template: String) {
@@ -22,11 +25,7 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
             }
             return .literal(Array(segment.utf8))
         }
-    }
-
-    /// The names of the parameters, in path order.
-    public var parameterNames: [String] {
-        segments.compactMap { if case .parameter(let name) = $0 { name } else { nil } }
+        parameterNames = segments.compactMap { if case .parameter(let name) = $0 { name } else { nil } }
     }
 
     /// The parameters' raw text in path order if `path` matches, else nil. No allocation
