@@ -1,8 +1,6 @@
 import ArgumentParser
 import Contacts
-import FoundationEssentials
 import Glibc
-import HTTP
 import Operations
 import Postgres
 import Reactor

@@ -5,11 +5,6 @@ import XCTest
 /// database, threads or a real clock: opened once for everyone waiting, opened again after it
 /// closed or failed, closed by shutdown, and never counted against `maxConnections`.
 final class PoolStateMachinePipelineTests: XCTestCase {
-    final class FakeConnection {
-        let name: String
-        init(_ name: String) { self.name = name }
-    }
-
     typealias Machine = PoolStateMachine<FakeConnection>
 
     private func describe(_ action: Machine.PipelineAction) -> String {

@@ -3,11 +3,6 @@ import XCTest
 
 /// The pool's rules, driven without a database, threads or a real clock.
 final class PoolStateMachineTests: XCTestCase {
-    final class FakeConnection {
-        let name: String
-        init(_ name: String) { self.name = name }
-    }
-
     typealias Machine = PoolStateMachine<FakeConnection>
 
     func testWaitersAreServedFirstInFirstOut() {
