@@ -101,6 +101,37 @@ final class BlacklistTriggerTests: XCTestCase {
         XCTAssertEqual(try stored.decode(String.self, column: 1), "15550002222")
     }
 
+    /// One query finds every entry a row matches (sql/009); the one reported is the email's before
+    /// the phone's, an email entry before its domain's, a global entry before the listing's.
+    func testTheEntryReportedIsTheEmailsFirstThenTheDomainsThenThePhonesGlobalBeforeListing() async throws {
+        try await block("phone", "15550004444", listing: nil)
+        try await block("domain", "both.example", listing: 1)
+        try await block("email", "x@both.example", listing: 1)
+        try await block("email", "x@both.example", listing: nil)
+        func refusal(_ email: String?, _ phone: String?) async throws -> (column: String?, detail: String?) {
+            do {
+                try await insertContact(listing: 1, email: email, phone: phone)
+                return (nil, nil)
+            } catch let error as PostgresError {
+                XCTAssertEqual(error.sqlState, blacklisted, "\(error)")
+                return (error.column, error.detail)
+            }
+        }
+        let all = try await refusal("X@both.example", "15550004444")
+        XCTAssertEqual(all.column, "email")
+        XCTAssertEqual(all.detail, "matched a global email entry")
+        let domain = try await refusal("y@both.example", "15550004444")
+        XCTAssertEqual(domain.column, "email")
+        XCTAssertEqual(domain.detail, "matched a listing domain entry")
+        let phone = try await refusal("y@fine.example", "15550004444")
+        XCTAssertEqual(phone.column, "phone")
+        XCTAssertEqual(phone.detail, "matched a global phone entry")
+        let none = try await refusal("y@fine.example", "15550005555")
+        XCTAssertNil(none.column)
+        let count = try await contactCount()
+        XCTAssertEqual(count, 1)
+    }
+
     func testEntriesAreStoredNormalizedAndUniquePerScope() async throws {
         try await block("email", "  Mixed@Case.Example ", listing: nil)
         try await block("phone", "+44 20-7946.0000", listing: 2)
