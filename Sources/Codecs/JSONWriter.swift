@@ -64,6 +64,21 @@ public struct JSONWriter {
         needsComma = false
     }
 
+    /// A member's name written as JSON text with its colon (`"name":`), copied as it is.
+    @inlinable
+    public mutating func key(prepared text: StaticString) {
+        separate()
+        bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        needsComma = false
+    }
+
+    /// A value that is JSON text already, given as bytes (a number from a database cell).
+    public mutating func json(utf8 text: UnsafeBufferPointer<UInt8>) {
+        separate()
+        bytes.append(contentsOf: text)
+        needsComma = true
+    }
+
     @inlinable
     public mutating func string(_ value: String) {
         separate()
@@ -81,6 +96,16 @@ public struct JSONWriter {
         write(&bytes)
         assert(!bytes[start...].contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") },
                "JSONWriter.string(unescaped:) got text that needs escaping")
+        bytes.append(UInt8(ascii: "\""))
+        needsComma = true
+    }
+
+    /// A string given as UTF-8 bytes (a database cell), escaped like ``string(_:)``, without
+    /// building a `String`.
+    public mutating func string(utf8 text: UnsafeBufferPointer<UInt8>) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        appendEscaped(text)
         bytes.append(UInt8(ascii: "\""))
         needsComma = true
     }

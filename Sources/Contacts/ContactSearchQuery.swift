@@ -6,7 +6,7 @@ import Postgres
 /// Search terms are parameters, never SQL text; `crm_like_literal` makes `%`, `_` and `\`
 /// in them literal characters.
 ///
-/// The statement returns the page's rows (id and JSON, rendered by PostgreSQL); the grant is a
+/// The statement returns the page's rows (``ContactColumns/selectList``); the grant is a
 /// one-time filter, so a key without it gets no rows. A window function and `json_agg` over a
 /// CTE did the paging in SQL before; returning rows cost PostgreSQL a third as much (pgbench).
 enum ContactSearchQuery {
@@ -41,7 +41,7 @@ enum ContactSearchQuery {
         let sortKey = trigramSearch ? "c.contact_id + 0" : "c.contact_id"
         // One more row than the page, so the caller knows whether another page follows.
         let sql = """
-            SELECT c.contact_id, crm_contact_json(c)::text
+            SELECT \(ContactColumns.selectList)
               FROM contacts c
              WHERE EXISTS (SELECT FROM crm_granted_listing($1::bytea, $2::bigint))
                AND \(listingColumn) = $2::bigint AND c.contact_id > $3::bigint\(filter)

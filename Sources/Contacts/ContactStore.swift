@@ -3,8 +3,8 @@ import Postgres
 
 /// The contacts API's database calls. Each operation is one statement, one round trip: the
 /// key's hash and its grant for the listing are checked by the same SQL function or query that
-/// does the work (sql/004_api.sql, 005, 007, 008), and the contacts come back already rendered
-/// as JSON by PostgreSQL. ``isGranted(keyHash:listing:)`` asks only whether the key may use the
+/// does the work (sql/004_api.sql, 005, 007, 008). A write's contact comes back rendered as JSON
+/// by PostgreSQL; a page comes back as plain columns, which ``ContactColumns`` writes as JSON. ``isGranted(keyHash:listing:)`` asks only whether the key may use the
 /// listing: after a search that found nothing, and before answering a refused parameter.
 public struct ContactStore: Sendable {
     /// What a write returned: the ``ContactOutcome`` a `crm_api_*` function reported, with the
@@ -24,13 +24,27 @@ public struct ContactStore: Sendable {
         case lastContactPoint(parameter: String)
     }
 
-    /// One page of a search.
-    public struct Page: Sendable, Equatable {
-        /// The contacts as a JSON array (UTF-8), as PostgreSQL rendered them.
-        public let resultsJSON: [UInt8]
+    /// One page of a search: the rows as PostgreSQL sent them, written into the response by
+    /// ``writeResults(to:)``.
+    public struct Page: Sendable {
+        /// The rows, columns as ``ContactColumns/selectList``; one more than `count` when another
+        /// page follows.
+        let rows: PostgresResult?
         public let count: Int
         /// The `after` for the next page; nil on the last one.
         public let nextAfter: Int64?
+
+        /// The bytes ``writeResults(to:)`` will write, near enough to reserve them at once.
+        public var resultsByteCount: Int {
+            2 + (rows?.textByteCount ?? 0) + count * (ContactColumns.bytesPerContactBesideCells + 2)
+        }
+
+        /// The contacts as a JSON array.
+        public func writeResults(to writer: inout JSONWriter) {
+            writer.beginArray()
+            if let rows { ContactColumns.writeContacts(rows, count: count, to: &writer) }
+            writer.endArray()
+        }
     }
 
     /// The filters of a `GET`, all optional, combined with AND.
@@ -86,20 +100,10 @@ public struct ContactStore: Sendable {
         let (statement, parameters) = ContactSearchQuery.statement(keyHash: keyHash, listing: listing, filters: filters)
         let rows = try await pool.execute(statement, parameters)
         if rows.rowCount == 0 {
-            return try await isGranted(keyHash: keyHash, listing: listing) ? Page(resultsJSON: Array("[]".utf8), count: 0, nextAfter: nil) : nil
+            return try await isGranted(keyHash: keyHash, listing: listing) ? Page(rows: nil, count: 0, nextAfter: nil) : nil
         }
-        let count = min(rows.rowCount, filters.limit)
-        var json: [UInt8] = [UInt8(ascii: "[")]
-        json.reserveCapacity(count * 400)
-        for index in 0..<count {
-            if index > 0 { json.append(UInt8(ascii: ",")) }
-            guard rows.appendText(row: index, column: 1, to: &json) else {
-                throw PostgresError(kind: .client, message: "a search returned a NULL contact")
-            }
-        }
-        json.append(UInt8(ascii: "]"))
         let nextAfter = rows.rowCount > filters.limit ? try rows[filters.limit - 1].decode(Int64.self, column: 0) : nil
-        return Page(resultsJSON: json, count: count, nextAfter: nextAfter)
+        return Page(rows: rows, count: min(rows.rowCount, filters.limit), nextAfter: nextAfter)
     }
 
     /// Whether the key (by hash) is live and granted the listing: one pipelined read.

@@ -27,9 +27,9 @@ extension ContactsAPI {
             throw APIError.forbidden
         }
         guard page.count > 0 else { throw APIError.noContactsFound }
-        return APIResponse.success(200, "\(page.count) record(s) found.", capacity: page.resultsJSON.count + 32) { data in
+        return APIResponse.success(200, "\(page.count) record(s) found.", capacity: page.resultsByteCount + 32) { data in
             data.key("results")
-            data.json(page.resultsJSON)
+            page.writeResults(to: &data)
             data.key("next_after")
             if let nextAfter = page.nextAfter { data.number(nextAfter) } else { data.null() }
         }

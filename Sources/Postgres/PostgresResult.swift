@@ -82,6 +82,9 @@ public struct PostgresResult: Sendable {
     /// The rows in order.
     public var rows: [PostgresRow] { (0..<rowCount).map { PostgresRow(result: self, index: $0) } }
 
+    /// The bytes of all cells together: what rendering every cell once at least takes.
+    public var textByteCount: Int { storage.count }
+
     /// The first row, if any.
     public var first: PostgresRow? { rowCount > 0 ? self[0] : nil }
 
@@ -99,8 +102,32 @@ public struct PostgresResult: Sendable {
         return true
     }
 
-    /// The raw text of one cell, or nil for SQL NULL.
-    func text(row: Int, column: Int) -> ArraySlice<UInt8>? {
+    /// Calls `body` with a view of every cell's text that counts no references per cell: for
+    /// rendering a page cell by cell. The view is valid only inside `body`.
+    public func withTextCells<Result>(_ body: (TextCells) throws -> Result) rethrows -> Result {
+        try storage.withUnsafeBufferPointer { bytes in
+            try cells.withUnsafeBufferPointer { cells in
+                try body(TextCells(bytes: bytes, cells: cells, columnCount: columns.count))
+            }
+        }
+    }
+
+    /// The cells of a result as pointers into its storage (``withTextCells(_:)``).
+    public struct TextCells {
+        let bytes: UnsafeBufferPointer<UInt8>
+        let cells: UnsafeBufferPointer<Cell>
+        let columnCount: Int
+
+        /// One cell's text, or nil for SQL NULL.
+        public subscript(row: Int, column: Int) -> UnsafeBufferPointer<UInt8>? {
+            let cell = cells[row * columnCount + column]
+            guard cell.length >= 0 else { return nil }
+            return UnsafeBufferPointer(rebasing: bytes[cell.offset..<cell.offset + cell.length])
+        }
+    }
+
+    /// The raw text of one cell (a view of the result's storage, not a copy), or nil for SQL NULL.
+    public func text(row: Int, column: Int) -> ArraySlice<UInt8>? {
         let cell = cells[row * columns.count + column]
         guard cell.length >= 0 else { return nil }
         return storage[cell.offset..<cell.offset + cell.length]

@@ -9,17 +9,17 @@ final class InternalErrorTests: ContactsTestCase {
 
     func testAFailingSQLFunctionIsA500WithoutDetailAndChangesNothing() throws {
         let id = contact(try post(1, [("email", "kept@example.com"), ("first_name", "Kept")]))["contact_id"] as? Int ?? -1
-        // A trigger function made to raise, on every write to contacts; and the rendering
-        // function every search calls.
+        // A trigger function made to raise, on every write to contacts; and the grant check
+        // every search makes.
         for statement in [
             """
             CREATE FUNCTION crm_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN RAISE EXCEPTION 'injected failure for secret@example.com'; END $$
             """,
             "CREATE TRIGGER crm_test_fail BEFORE INSERT OR UPDATE OR DELETE ON contacts FOR EACH ROW EXECUTE FUNCTION crm_test_fail()",
-            "ALTER FUNCTION crm_contact_json(contacts) RENAME TO crm_contact_json_saved",
+            "ALTER FUNCTION crm_granted_listing(bytea, bigint) RENAME TO crm_granted_listing_saved",
             """
-            CREATE FUNCTION crm_contact_json(c contacts) RETURNS json LANGUAGE plpgsql AS $$
+            CREATE FUNCTION crm_granted_listing(bytea, bigint) RETURNS SETOF bigint LANGUAGE plpgsql AS $$
             BEGIN RAISE EXCEPTION 'injected failure for secret@example.com'; END $$
             """,
         ] {
@@ -42,8 +42,8 @@ final class InternalErrorTests: ContactsTestCase {
         XCTAssertEqual(try contactsTable(), before, "nothing written")
         XCTAssertTrue(accessLog.all.filter { $0.contains("status=500") }.count == requests.count, accessLog.all.joined(separator: "\n"))
         try sql("DROP TRIGGER crm_test_fail ON contacts")
-        try sql("DROP FUNCTION crm_contact_json(contacts)")
-        try sql("ALTER FUNCTION crm_contact_json_saved(contacts) RENAME TO crm_contact_json")
+        try sql("DROP FUNCTION crm_granted_listing(bytea, bigint)")
+        try sql("ALTER FUNCTION crm_granted_listing_saved(bytea, bigint) RENAME TO crm_granted_listing")
         XCTAssertEqual(try post(1, [("email", "after@example.com")]).status, 201, "the pool's connections recovered")
         XCTAssertEqual(try get(1, "id=\(id)").status, 200)
     }

@@ -42,6 +42,31 @@ final class SearchContactTests: ContactsTestCase {
         }
     }
 
+    /// A page is written by the service from plain columns (ContactColumns), a write's contact by
+    /// PostgreSQL (crm_contact_json): the two show a contact alike, whatever its text holds.
+    func testAPageShowsEachContactAsItsWriteDid() throws {
+        let created = try post(1, [("first_name", #"Zoë "Q" \ O'Brien 🙂"#), ("last_name", "São/Paulo <b>"),
+                                   ("email", "page@example.com"), ("phone", "15551230009")])
+        XCTAssertEqual(created.status, 201, created.bodyText)
+        let id = contact(created)["contact_id"] as? Int ?? -1
+        let page = try get(1, "id=\(id)")
+        XCTAssertEqual(page.status, 200, page.bodyText)
+        XCTAssertEqual(results(page).first.map { NSDictionary(dictionary: $0) }, NSDictionary(dictionary: contact(created)))
+        XCTAssertEqual(results(page).first?["contact_first_name"] as? String, #"Zoë "Q" \ O'Brien 🙂"#)
+        // Written with plain SQL: fractional seconds, a network for an address, no names.
+        try sql("""
+            INSERT INTO contacts (listing_id, email, ip_address, created_at, updated_at)
+            VALUES (1, 'sql@example.com', '10.1.0.0/16', '2026-03-04 05:06:07.891+02', '2026-03-04 23:59:59.999999+00')
+            """)
+        let written = results(try get(1, "email=sql%40example.com")).first ?? [:]
+        XCTAssertEqual(written["contact_created_date"] as? String, "2026-03-04 03:06:07")
+        XCTAssertEqual(written["contact_updated_date"] as? String, "2026-03-04 23:59:59")
+        XCTAssertEqual(written["contact_ip_address"] as? String, "10.1.0.0")
+        XCTAssertTrue(written["contact_first_name"] is NSNull)
+        XCTAssertTrue(written["contact_phone"] is NSNull)
+        XCTAssertEqual(written["contact_source"] as? String, "api")
+    }
+
     func testNothingFoundIs404WithEmptyResults() throws {
         let response = try get(1, "email=nobody%40example.com")
         XCTAssertEqual(response.status, 404)

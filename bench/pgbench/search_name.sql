@@ -4,4 +4,4 @@
 \set offset random(1, 8)
 \set after 0
 \set limit 20
-SELECT c.contact_id, crm_contact_json(c)::text FROM contacts c WHERE EXISTS (SELECT FROM crm_granted_listing(decode(:key_hash, 'hex'), 1::bigint)) AND c.listing_id + 0 = 1::bigint AND c.contact_id > :after::bigint AND lower(c.last_name) LIKE '%' || crm_like_literal(lower(substr(lpad(to_hex(:a::bigint), 6, '0') || lpad(to_hex(:b::bigint), 6, '0'), :offset::int, 5))) || '%' ORDER BY c.contact_id + 0 LIMIT :limit::int + 1;
+SELECT c.contact_id, c.unique_id, c.first_name, c.last_name, c.email, c.phone, c.created_at AT TIME ZONE 'UTC', c.updated_at AT TIME ZONE 'UTC', host(c.ip_address), c.source, c.status FROM contacts c WHERE EXISTS (SELECT FROM crm_granted_listing(decode(:key_hash, 'hex'), 1::bigint)) AND c.listing_id + 0 = 1::bigint AND c.contact_id > :after::bigint AND lower(c.last_name) LIKE '%' || crm_like_literal(lower(substr(lpad(to_hex(:a::bigint), 6, '0') || lpad(to_hex(:b::bigint), 6, '0'), :offset::int, 5))) || '%' ORDER BY c.contact_id + 0 LIMIT :limit::int + 1;
