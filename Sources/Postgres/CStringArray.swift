@@ -5,7 +5,7 @@
 enum CStringArray {
     static func with<Result>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> Result) -> Result {
         // One buffer for all strings: one allocation instead of one per parameter.
-        var buffer: [CChar] = []
+        var buffer: [UInt8] = []
         buffer.reserveCapacity(strings.reduce(0) { $0 + ($1?.utf8.count ?? 0) + 1 })
         var offsets: [Int?] = []
         offsets.reserveCapacity(strings.count)
@@ -15,11 +15,13 @@ enum CStringArray {
                 continue
             }
             offsets.append(buffer.count)
-            buffer.append(contentsOf: string.utf8.map { CChar(bitPattern: $0) })
+            buffer.append(contentsOf: string.utf8)  // a copy of the string's bytes, no array of its own
             buffer.append(0)
         }
-        return buffer.withUnsafeBufferPointer { storage in
-            body(offsets.map { offset in offset.map { storage.baseAddress! + $0 } })
+        return buffer.withUnsafeBufferPointer { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { storage in
+                body(offsets.map { offset in offset.map { storage.baseAddress! + $0 } })
+            }
         }
     }
 
