@@ -136,7 +136,7 @@ public struct JSONWriter {
         needsComma = true
     }
 
-    /// A value that is JSON text already, copied as it is (a contact as PostgreSQL rendered it).
+    /// A value that is JSON text already, copied as it is (a written contact as PostgreSQL rendered it).
     @inlinable
     public mutating func json(_ text: some Collection<UInt8>) {
         separate()
