@@ -32,10 +32,23 @@ public struct APIKey: Sendable, Hashable {
     /// The scheme is case-insensitive (RFC 9110 §11.1); a key is 1 to 200 visible ASCII characters.
     public static func fromAuthorization(_ header: String?) -> APIKey? {
         guard let header else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let token = parts[1].trimming(.spacesAndTabs)
-        guard !token.isEmpty, token.utf8.count <= 200, token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { return nil }
-        return APIKey(String(token))
+        // Byte by byte (the header is ASCII when valid): `Bearer` in any case after any spaces,
+        // a space, then the token between spaces and tabs.
+        let bytes = header.utf8
+        guard let schemeStart = bytes.firstIndex(where: { $0 != space }),
+              let schemeEnd = bytes[schemeStart...].firstIndex(of: space),
+              bytes[schemeStart..<schemeEnd].elementsEqual(bearer, by: { $0 | 0x20 == $1 })
+        else { return nil }
+        let rest = bytes[bytes.index(after: schemeEnd)...]
+        guard let tokenStart = rest.firstIndex(where: { $0 != space && $0 != tab }),
+              let tokenLast = rest.lastIndex(where: { $0 != space && $0 != tab })
+        else { return nil }
+        let token = bytes[tokenStart...tokenLast]
+        guard token.count <= 200, token.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { return nil }
+        return APIKey(String(decoding: token, as: UTF8.self))
     }
 }
+
+private let space = UInt8(ascii: " ")
+private let tab = UInt8(ascii: "\t")
+private let bearer = Array("bearer".utf8)

@@ -29,13 +29,14 @@ public struct HTTPRequestHead: Sendable {
 
     /// The path part of the target, before any `?`.
     public var path: Substring {
-        target.prefix { $0 != "?" }
+        guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return target[...] }
+        return target[..<mark]
     }
 
     /// The query part of the target, after the first `?` (still percent-encoded), or nil.
     public var query: Substring? {
-        guard let mark = target.firstIndex(of: "?") else { return nil }
-        return target[target.index(after: mark)...]
+        guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return nil }
+        return target[target.utf8.index(after: mark)...]
     }
 
     /// Whether the connection stays open after the response (RFC 9112 §9.3): HTTP/1.1 unless

@@ -201,7 +201,8 @@ public final class PostgresConnection: Sendable {
     static func encode(_ parameters: [(any PostgresEncodable)?]) throws -> [String?] {
         try parameters.enumerated().map { index, value in
             guard let text = value?.postgresText else { return nil }
-            guard !text.utf8.contains(0) else {
+            let hasNUL = text.utf8.withContiguousStorageIfAvailable { $0.contains(0) } ?? text.utf8.contains(0)
+            guard !hasNUL else {
                 throw PostgresError.client("parameter $\(index + 1) contains a NUL byte")
             }
             return text

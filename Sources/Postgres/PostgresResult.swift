@@ -9,14 +9,23 @@ public struct PostgresColumn: Sendable, Hashable {
 /// The complete outcome of one statement: its rows (copied out of libpq, in text format), its
 /// columns and its command tag. Safe to pass between tasks.
 public struct PostgresResult: Sendable {
-    public let columns: [PostgresColumn]
+    /// The columns, names and types; built on demand (a decoding error's message, a lookup by
+    /// name), since most results are read by position and 11 names a page cost 11 `String`s.
+    public var columns: [PostgresColumn] {
+        (0..<columnCount).map { PostgresColumn(name: columnName(at: $0), typeOID: columnTypes[$0]) }
+    }
+    public let columnCount: Int
+    /// The columns' names back to back; `columnNameEnds[i]` is where name `i` ends.
+    private let columnNames: [UInt8]
+    private let columnNameEnds: [Int]
+    private let columnTypes: [UInt32]
     public let rowCount: Int
     /// The command tag, e.g. `INSERT 0 1`, `SELECT 3`.
     public let commandTag: String
     /// Rows affected by INSERT/UPDATE/DELETE/SELECT/…; nil for commands that report none.
     public let affectedRows: Int?
 
-    /// All cell values back to back; `cells[row * columns.count + column]` locates one.
+    /// All cell values back to back; `cells[row * columnCount + column]` locates one.
     private let storage: [UInt8]
     private let cells: [Cell]
 
@@ -30,13 +39,18 @@ public struct PostgresResult: Sendable {
     init(copying result: OpaquePointer) {
         let rowCount = Int(PQntuples(result))
         let columnCount = Int(PQnfields(result))
-        var columns: [PostgresColumn] = []
-        columns.reserveCapacity(columnCount)
-        for column in 0..<columnCount {
-            columns.append(PostgresColumn(
-                name: String(cString: PQfname(result, Int32(column))),
-                typeOID: PQftype(result, Int32(column))
-            ))
+        var columnNames: [UInt8] = []
+        var columnNameEnds: [Int] = []
+        var columnTypes: [UInt32] = []
+        columnNameEnds.reserveCapacity(columnCount)
+        columnTypes.reserveCapacity(columnCount)
+        for column in 0..<Int32(columnCount) {
+            let name = UnsafeRawPointer(PQfname(result, column)!).assumingMemoryBound(to: UInt8.self)
+            var length = 0
+            while name[length] != 0 { length += 1 }
+            columnNames.append(contentsOf: UnsafeBufferPointer(start: name, count: length))
+            columnNameEnds.append(columnNames.count)
+            columnTypes.append(PQftype(result, column))
         }
         var storage: [UInt8] = []
         var cells: [Cell] = []
@@ -54,7 +68,10 @@ public struct PostgresResult: Sendable {
                 }
             }
         }
-        self.columns = columns
+        self.columnCount = columnCount
+        self.columnNames = columnNames
+        self.columnNameEnds = columnNameEnds
+        self.columnTypes = columnTypes
         self.rowCount = rowCount
         self.storage = storage
         self.cells = cells
@@ -65,7 +82,10 @@ public struct PostgresResult: Sendable {
 
     /// A result without rows or columns, e.g. of a command; `commandTag` as the server would send it.
     init(commandTag: String, affectedRows: Int? = nil) {
-        columns = []
+        columnCount = 0
+        columnNames = []
+        columnNameEnds = []
+        columnTypes = []
         rowCount = 0
         storage = []
         cells = []
@@ -88,9 +108,14 @@ public struct PostgresResult: Sendable {
     /// The first row, if any.
     public var first: PostgresRow? { rowCount > 0 ? self[0] : nil }
 
+    /// The name of the column at `index`.
+    public func columnName(at index: Int) -> String {
+        String(decoding: columnNames[(index == 0 ? 0 : columnNameEnds[index - 1])..<columnNameEnds[index]], as: UTF8.self)
+    }
+
     /// The index of the column called `name`.
     public func columnIndex(named name: String) -> Int? {
-        columns.firstIndex { $0.name == name }
+        (0..<columnCount).first { columnName(at: $0) == name }
     }
 
     /// Appends the raw text of one cell to `out` (for building a response from rendered
@@ -107,7 +132,7 @@ public struct PostgresResult: Sendable {
     public func withTextCells<Result>(_ body: (TextCells) throws -> Result) rethrows -> Result {
         try storage.withUnsafeBufferPointer { bytes in
             try cells.withUnsafeBufferPointer { cells in
-                try body(TextCells(bytes: bytes, cells: cells, columnCount: columns.count))
+                try body(TextCells(bytes: bytes, cells: cells, columnCount: columnCount))
             }
         }
     }
@@ -128,7 +153,7 @@ public struct PostgresResult: Sendable {
 
     /// The raw text of one cell (a view of the result's storage, not a copy), or nil for SQL NULL.
     public func text(row: Int, column: Int) -> ArraySlice<UInt8>? {
-        let cell = cells[row * columns.count + column]
+        let cell = cells[row * columnCount + column]
         guard cell.length >= 0 else { return nil }
         return storage[cell.offset..<cell.offset + cell.length]
     }

@@ -10,14 +10,15 @@ public struct PostgresRow: Sendable {
 
     /// Decodes the column at `column` (0-based). SQL NULL decodes only into an `Optional`.
     public func decode<Value: PostgresDecodable>(_ type: Value.Type, column: Int) throws(PostgresError) -> Value {
-        guard column >= 0, column < result.columns.count else {
-            throw PostgresError.decoding("column \(column) out of range (\(result.columns.count) columns)")
+        guard column >= 0, column < result.columnCount else {
+            throw PostgresError.decoding("column \(column) out of range (\(result.columnCount) columns)")
         }
-        let name = result.columns[column].name
         guard let text = result.text(row: index, column: column) else {
+            let name = result.columnName(at: column)
             throw PostgresError.decoding("column \(name) is NULL, not \(Value.self)", column: name)
         }
         guard let value = Value(postgresText: text) else {
+            let name = result.columnName(at: column)
             throw PostgresError.decoding("column \(name) is not a valid \(Value.self)", column: name)
         }
         return value
@@ -25,8 +26,8 @@ public struct PostgresRow: Sendable {
 
     /// Decodes a nullable column at `column`: nil for SQL NULL.
     public func decode<Value: PostgresDecodable>(_ type: Value?.Type, column: Int) throws(PostgresError) -> Value? {
-        guard column >= 0, column < result.columns.count else {
-            throw PostgresError.decoding("column \(column) out of range (\(result.columns.count) columns)")
+        guard column >= 0, column < result.columnCount else {
+            throw PostgresError.decoding("column \(column) out of range (\(result.columnCount) columns)")
         }
         guard result.text(row: index, column: column) != nil else { return nil }
         return try decode(Value.self, column: column)
@@ -44,7 +45,7 @@ public struct PostgresRow: Sendable {
 
     /// True when the column at `column` is SQL NULL.
     public func isNull(column: Int) -> Bool {
-        guard column >= 0, column < result.columns.count else { return true }
+        guard column >= 0, column < result.columnCount else { return true }
         return result.text(row: index, column: column) == nil
     }
 
