@@ -52,6 +52,18 @@ public struct HTTPHeaders: Sendable, Sequence {
         }
     }
 
+    /// Two `String`s (a field's name and the name asked for): compared on their contiguous bytes.
+    static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        var a = a, b = b  // withUTF8 is mutating; a native string is not copied
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                for index in 0..<x.count where asciiLower(x[index]) != asciiLower(y[index]) { return false }
+                return true
+            }
+        }
+    }
+
     static func equalsIgnoringCase<A: StringProtocol, B: StringProtocol>(_ a: A, _ b: B) -> Bool {
         a.utf8.count == b.utf8.count && zip(a.utf8, b.utf8).allSatisfy { asciiLower($0) == asciiLower($1) }
     }

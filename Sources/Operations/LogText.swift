@@ -36,7 +36,12 @@ enum LogText {
     /// characters escaped (so a hostile value can never start a new line or field).
     static func appendLogfmtValue(_ value: String, to out: inout [UInt8]) {
         let utf8 = value.utf8
-        if !utf8.isEmpty, utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "=") && $0 != UInt8(ascii: "\\") }) {
+        func isBare(_ byte: UInt8) -> Bool {
+            byte > 0x20 && byte < 0x7f && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "=") && byte != UInt8(ascii: "\\")
+        }
+        // On the string's contiguous bytes when it has them (a native string): a tight loop.
+        let bare = utf8.withContiguousStorageIfAvailable { $0.allSatisfy(isBare) } ?? utf8.allSatisfy(isBare)
+        if !utf8.isEmpty, bare {
             out.append(contentsOf: utf8)
             return
         }
