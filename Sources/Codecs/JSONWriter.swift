@@ -72,12 +72,6 @@ public struct JSONWriter {
         needsComma = false
     }
 
-    /// A value that is JSON text already, given as bytes (a number from a database cell).
-    public mutating func json(utf8 text: UnsafeBufferPointer<UInt8>) {
-        separate()
-        bytes.append(contentsOf: text)
-        needsComma = true
-    }
 
     @inlinable
     public mutating func string(_ value: String) {
@@ -136,7 +130,8 @@ public struct JSONWriter {
         needsComma = true
     }
 
-    /// A value that is JSON text already, copied as it is (a written contact as PostgreSQL rendered it).
+    /// A value that is JSON text already, copied as it is (a written contact as PostgreSQL
+    /// rendered it, the digits of a number cell).
     @inlinable
     public mutating func json(_ text: some Collection<UInt8>) {
         separate()

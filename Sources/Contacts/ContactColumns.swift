@@ -54,7 +54,7 @@ enum ContactColumns {
                         }
                         switch members[column].rendering {
                         case .number:
-                            writer.json(utf8: text)
+                            writer.json(text)
                         case .string:
                             writer.string(utf8: text)
                         case .timestamp:

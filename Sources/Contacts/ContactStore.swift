@@ -4,8 +4,9 @@ import Postgres
 /// The contacts API's database calls. Each operation is one statement, one round trip: the
 /// key's hash and its grant for the listing are checked by the same SQL function or query that
 /// does the work (sql/004_api.sql, 005, 007, 008). A write's contact comes back rendered as JSON
-/// by PostgreSQL; a page comes back as plain columns, which ``ContactColumns`` writes as JSON. ``isGranted(keyHash:listing:)`` asks only whether the key may use the
-/// listing: after a search that found nothing, and before answering a refused parameter.
+/// by PostgreSQL; a page comes back as plain columns, which ``ContactColumns`` writes as JSON.
+/// ``isGranted(keyHash:listing:)`` asks only whether the key may use the listing: after a
+/// search that found nothing, and before answering a refused parameter.
 public struct ContactStore: Sendable {
     /// What a write returned: the ``ContactOutcome`` a `crm_api_*` function reported, with the
     /// contact id and payload that outcome carries.

@@ -118,15 +118,6 @@ public struct PostgresResult: Sendable {
         (0..<columnCount).first { columnName(at: $0) == name }
     }
 
-    /// Appends the raw text of one cell to `out` (for building a response from rendered
-    /// columns without a `String` per cell); false, appending nothing, for SQL NULL.
-    @discardableResult
-    public func appendText(row: Int, column: Int, to out: inout [UInt8]) -> Bool {
-        guard let text = text(row: row, column: column) else { return false }
-        out.append(contentsOf: text)
-        return true
-    }
-
     /// Calls `body` with a view of every cell's text that counts no references per cell: for
     /// rendering a page cell by cell. The view is valid only inside `body`.
     public func withTextCells<Result>(_ body: (TextCells) throws -> Result) rethrows -> Result {
@@ -152,7 +143,7 @@ public struct PostgresResult: Sendable {
     }
 
     /// The raw text of one cell (a view of the result's storage, not a copy), or nil for SQL NULL.
-    public func text(row: Int, column: Int) -> ArraySlice<UInt8>? {
+    func text(row: Int, column: Int) -> ArraySlice<UInt8>? {
         let cell = cells[row * columnCount + column]
         guard cell.length >= 0 else { return nil }
         return storage[cell.offset..<cell.offset + cell.length]

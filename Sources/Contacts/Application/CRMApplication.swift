@@ -9,8 +9,9 @@ import Reactor
 ///
 /// One request's way: ``handle(_:)`` makes its ``RequestContext`` (route matched, id, key),
 /// then the chain runs, outermost first: the configuration's outer middleware, request id,
-/// observation (metrics and access log, ``RequestObserver``), error mapping, and the ``Router`` (`404`, `405`, path parameters, then
-/// the route's own chain: the key gate and the handler).
+/// observation (metrics and access log, ``RequestObserver``), error mapping, and the
+/// ``Router`` (`404`, `405`, path parameters, then the route's own chain: the key gate and the
+/// handler).
 public final class CRMApplication: Sendable {
     public let configuration: ApplicationConfiguration
     public let pool: ConnectionPool
