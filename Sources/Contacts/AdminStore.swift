@@ -10,6 +10,8 @@ public struct AdminStore: Sendable {
         public let prefix: String
         public let name: String?
         public let listings: [Int64]
+        /// In ``KeyScope`` order.
+        public let scopes: [KeyScope]
         public let rateLimit: Int?
         public let created: String
         public let revoked: String?
@@ -53,14 +55,17 @@ public struct AdminStore: Sendable {
         self.connection = connection
     }
 
-    /// Creates a key granted `listings` (creating those listings if needed) and returns it:
-    /// the only time the key exists outside its hash.
-    public func createKey(listings: [Int64], name: String?, rateLimit: Int?) async throws -> APIKey {
+    /// Creates a key granted `listings` (creating those listings if needed) with `scopes`
+    /// (at least one) and returns it: the only time the key exists outside its hash.
+    public func createKey(listings: [Int64], name: String?, rateLimit: Int?,
+                          scopes: [KeyScope] = KeyScope.defaults) async throws -> APIKey {
         let key = APIKey.generate()
+        let scopeList = "{" + Set(scopes).sorted().map(\.rawValue).joined(separator: ",") + "}"
         try await connection.transaction { connection in
             let keyID = try await connection.query("""
-                INSERT INTO api_keys (key_hash, key_prefix, name, rate_limit) VALUES ($1::bytea, $2, $3, $4) RETURNING key_id
-                """, [PostgresBytes(key.digest), key.prefix, name, rateLimit])[0].decode(Int64.self, column: 0)
+                INSERT INTO api_keys (key_hash, key_prefix, name, rate_limit, scopes)
+                VALUES ($1::bytea, $2, $3, $4, $5::crm_key_scope[]) RETURNING key_id
+                """, [PostgresBytes(key.digest), key.prefix, name, rateLimit, scopeList])[0].decode(Int64.self, column: 0)
             for listing in Set(listings).sorted() {
                 try await connection.query("INSERT INTO listings (listing_id) VALUES ($1) ON CONFLICT DO NOTHING", [listing])
                 try await connection.query("INSERT INTO api_key_grants (listing_id, key_id) VALUES ($1, $2)", [listing, keyID])
@@ -80,7 +85,8 @@ public struct AdminStore: Sendable {
         let result = try await connection.query("""
             SELECT k.key_prefix, k.name, coalesce(string_agg(g.listing_id::text, ',' ORDER BY g.listing_id), ''), k.rate_limit,
                    to_char(k.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),
-                   to_char(k.revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
+                   to_char(k.revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),
+                   array_to_string(k.scopes, ',')
               FROM api_keys k LEFT JOIN api_key_grants g ON g.key_id = k.key_id
              GROUP BY k.key_id ORDER BY k.key_id
             """)
@@ -89,6 +95,7 @@ public struct AdminStore: Sendable {
                 prefix: try row.decode(String.self, column: 0),
                 name: try row.decode(String?.self, column: 1),
                 listings: try row.decode(String.self, column: 2).split(separator: ",").compactMap { Int64($0) },
+                scopes: try row.decode(String.self, column: 6).split(separator: ",").compactMap { KeyScope(rawValue: String($0)) }.sorted(),
                 rateLimit: try row.decode(Int?.self, column: 3),
                 created: try row.decode(String.self, column: 4),
                 revoked: try row.decode(String?.self, column: 5))

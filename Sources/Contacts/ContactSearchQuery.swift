@@ -2,7 +2,7 @@ import Postgres
 
 /// The SQL of a `GET`: one statement per combination of filters present (at most 64, each
 /// prepared once per connection), so that PostgreSQL plans each with the indexes it needs
-/// instead of one catch-all plan. The key's grant gates the query in the same statement.
+/// instead of one catch-all plan. The key's grant and its `read` scope gate the query in the same statement.
 /// Search terms are parameters, never SQL text; `crm_like_literal` makes `%`, `_` and `\`
 /// in them literal characters.
 ///
@@ -43,7 +43,7 @@ enum ContactSearchQuery {
         let sql = """
             SELECT \(ContactColumns.selectList)
               FROM contacts c
-             WHERE EXISTS (SELECT FROM crm_granted_listing($1::bytea, $2::bigint))
+             WHERE EXISTS (SELECT FROM crm_granted_listing($1::bytea, $2::bigint, 'read'))
                AND \(listingColumn) = $2::bigint AND c.contact_id > $3::bigint\(filter)
              ORDER BY \(sortKey)
              LIMIT $4::int + 1
@@ -57,9 +57,9 @@ enum ContactSearchQuery {
         return (PreparedStatement(name: name, sql: sql, plannedEachTime: mask & substringFilters != 0, pipelined: pointLookup), parameters)
     }
 
-    /// Whether the key may read the listing: asked only when a search found nothing, to tell
-    /// `403` from `404`.
-    static let grant = PreparedStatement(name: "crm_search_grant", sql: """
-        SELECT EXISTS (SELECT FROM crm_granted_listing($1::bytea, $2::bigint))
+    /// The key's scopes in the listing (no row: not granted, ``KeyAccess``): asked only when a
+    /// search found nothing, to tell `403` from `404`, and after a refusal, to choose its `403`.
+    static let access = PreparedStatement(name: "crm_key_access", sql: """
+        SELECT array_to_string(access.scopes, ',') FROM crm_key_access($1::bytea, $2::bigint) AS access(scopes)
         """, pipelined: true)
 }

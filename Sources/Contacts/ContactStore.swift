@@ -5,8 +5,10 @@ import Postgres
 /// key's hash and its grant for the listing are checked by the same SQL function or query that
 /// does the work (sql/004_api.sql, 005, 007, 008). A write's contact comes back rendered as JSON
 /// by PostgreSQL; a page comes back as plain columns, which ``ContactColumns`` writes as JSON.
-/// ``isGranted(keyHash:listing:)`` asks only whether the key may use the listing: after a
-/// search that found nothing, and before answering a refused parameter.
+/// The statements check the key's scope with its grant (`read` for searches, `write` for the
+/// write functions, sql/010). ``access(keyHash:listing:)`` asks only what the key may do in the
+/// listing: after a search that found nothing, after a refusal, and before answering a refused
+/// parameter.
 public struct ContactStore: Sendable {
     /// What a write returned: the ``ContactOutcome`` a `crm_api_*` function reported, with the
     /// contact id and payload that outcome carries.
@@ -23,6 +25,13 @@ public struct ContactStore: Sendable {
         case invalid(parameter: String)
         /// The update would leave the contact without email and phone.
         case lastContactPoint(parameter: String)
+    }
+
+    /// What a search found: a page (perhaps empty), or the key's access when it may not read
+    /// the listing.
+    public enum SearchOutcome: Sendable {
+        case page(Page)
+        case refused(KeyAccess)
     }
 
     /// One page of a search: the rows as PostgreSQL sent them, written into the response by
@@ -96,20 +105,23 @@ public struct ContactStore: Sendable {
         try await write(Self.delete, [PostgresBytes(keyHash), listing, id, email, phone])
     }
 
-    /// One page of the listing's contacts matching `filters`, or nil when the key may not read it.
-    public func search(keyHash: [UInt8], listing: Int64, filters: SearchFilters) async throws -> Page? {
+    /// One page of the listing's contacts matching `filters`, or the key's access when it may
+    /// not read them (no grant, or no `read` scope).
+    public func search(keyHash: [UInt8], listing: Int64, filters: SearchFilters) async throws -> SearchOutcome {
         let (statement, parameters) = ContactSearchQuery.statement(keyHash: keyHash, listing: listing, filters: filters)
         let rows = try await pool.execute(statement, parameters)
         if rows.rowCount == 0 {
-            return try await isGranted(keyHash: keyHash, listing: listing) ? Page(rows: nil, count: 0, nextAfter: nil) : nil
+            let access = try await access(keyHash: keyHash, listing: listing)
+            return access.allows(.read) ? .page(Page(rows: nil, count: 0, nextAfter: nil)) : .refused(access)
         }
         let nextAfter = rows.rowCount > filters.limit ? try rows[filters.limit - 1].decode(Int64.self, column: 0) : nil
-        return Page(rows: rows, count: min(rows.rowCount, filters.limit), nextAfter: nextAfter)
+        return .page(Page(rows: rows, count: min(rows.rowCount, filters.limit), nextAfter: nextAfter))
     }
 
-    /// Whether the key (by hash) is live and granted the listing: one pipelined read.
-    public func isGranted(keyHash: [UInt8], listing: Int64) async throws -> Bool {
-        try await pool.execute(ContactSearchQuery.grant, [PostgresBytes(keyHash), listing])[0].decode(Bool.self, column: 0)
+    /// What the key (by hash) may do in the listing: one pipelined read.
+    public func access(keyHash: [UInt8], listing: Int64) async throws -> KeyAccess {
+        let rows = try await pool.execute(ContactSearchQuery.access, [PostgresBytes(keyHash), listing])
+        return KeyAccess(scopeList: rows.rowCount == 0 ? nil : try rows[0].decode(String.self, column: 0))
     }
 
     private func write(_ statement: PreparedStatement, _ parameters: [(any PostgresEncodable)?]) async throws -> WriteOutcome {

@@ -1,30 +1,38 @@
 import Codecs
 import HTTP
 
-/// Runs a validated ``ContactOperation``: one store call (which checks the key's grant in the
-/// same statement), then the response.
+/// Runs a validated ``ContactOperation``: one store call (which checks the key's grant and
+/// scope in the same statement), then the response.
 extension ContactsAPI {
     func perform(_ operation: ContactOperation, keyHash: [UInt8], listing: Int64) async throws -> HTTPResponse {
+        let outcome: ContactStore.WriteOutcome
         switch operation {
         case let .create(firstName, lastName, email, phone, ipAddress):
-            return try render(await store.create(keyHash: keyHash, listing: listing, firstName: firstName, lastName: lastName,
-                                                 email: email, phone: phone, ipAddress: ipAddress))
+            outcome = try await store.create(keyHash: keyHash, listing: listing, firstName: firstName, lastName: lastName,
+                                             email: email, phone: phone, ipAddress: ipAddress)
         case let .upsert(id, firstName, lastName, email, phone, ipAddress, ipGiven):
-            return try render(await store.upsert(keyHash: keyHash, listing: listing, id: id, firstName: firstName, lastName: lastName,
-                                                 email: email, phone: phone, ipAddress: ipAddress, ipGiven: ipGiven))
+            outcome = try await store.upsert(keyHash: keyHash, listing: listing, id: id, firstName: firstName, lastName: lastName,
+                                             email: email, phone: phone, ipAddress: ipAddress, ipGiven: ipGiven)
         case let .delete(id, email, phone):
-            let outcome = try await store.delete(keyHash: keyHash, listing: listing, id: id, email: email, phone: phone)
+            outcome = try await store.delete(keyHash: keyHash, listing: listing, id: id, email: email, phone: phone)
             if outcome == .notFound { throw APIError.deleteTargetNotFound }
-            return try render(outcome)
         case .search(let filters):
             return try await search(filters, keyHash: keyHash, listing: listing)
         }
+        if outcome == .forbidden {
+            // No grant, or no write scope: which one decides the 403 (one more round trip,
+            // only for a refused write).
+            throw try await store.access(keyHash: keyHash, listing: listing).refusal(needing: .write)
+        }
+        return try render(outcome)
     }
 
     /// GET/HEAD: list or search, one page.
     private func search(_ filters: ContactStore.SearchFilters, keyHash: [UInt8], listing: Int64) async throws -> HTTPResponse {
-        guard let page = try await store.search(keyHash: keyHash, listing: listing, filters: filters) else {
-            throw APIError.forbidden
+        let page: ContactStore.Page
+        switch try await store.search(keyHash: keyHash, listing: listing, filters: filters) {
+        case .page(let found): page = found
+        case .refused(let access): throw access.refusal(needing: .read)
         }
         guard page.count > 0 else { throw APIError.noContactsFound }
         return APIResponse.success(200, "\(page.count) record(s) found.", capacity: page.resultsByteCount + 32) { data in

@@ -10,7 +10,7 @@ import Postgres
 /// The order of checks for `/crm/{listing_id}`: method (`405`) and listing id (`400`) in the
 /// ``Router``, then the key gate (``KeyGateMiddleware``: a key that is not live is a `403`
 /// before anything else runs), then here the `Authorization` header's presence (`403`) and
-/// the key's grant (`403`) before parameters (`400`, `415`). A valid request costs one
+/// the key's grant and scope (`403`) before parameters (`400`, `415`). A valid request costs one
 /// database round trip that checks the grant and does the work; a request whose parameters
 /// fail validation asks for the grant first, so a caller without one gets `403` whatever it sent.
 public struct ContactsAPI: Sendable {
@@ -65,9 +65,13 @@ public struct ContactsAPI: Sendable {
             operation = try ContactOperation(method: context.request.method, parameters: RequestParameters(context.request),
                                              clientAddress: clientAddress(of: context.request))
         } catch {
-            // Who is asking comes before what is asked: a key without a grant learns nothing
-            // about its parameters (one more round trip, only for requests that are refused).
-            guard try await store.isGranted(keyHash: key.digest, listing: listing) else { throw APIError.forbidden }
+            // Who is asking comes before what is asked: a key without a grant, or without the
+            // scope, learns nothing about its parameters (one more round trip, only for
+            // requests that are refused).
+            if let scope = context.requiredScope {
+                let access = try await store.access(keyHash: key.digest, listing: listing)
+                guard access.allows(scope) else { throw access.refusal(needing: scope) }
+            }
             throw error
         }
         return try await perform(operation, keyHash: key.digest, listing: listing)

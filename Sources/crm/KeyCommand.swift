@@ -1,6 +1,9 @@
 import ArgumentParser
 import Contacts
 
+/// `--scope read|write|webhooks`: an unknown word fails the command with the valid ones listed.
+extension KeyScope: ExpressibleByArgument {}
+
 /// `crm key create|revoke|list`.
 struct KeyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,6 +22,9 @@ struct KeyCommand: AsyncParsableCommand {
         var name: String?
         @Option(name: .customLong("rate-limit"), help: "Requests per second allowed to this key (default: no limit).")
         var rateLimit: Int?
+        @Option(name: .customLong("scope"),
+                help: "What the key may do: read, write or webhooks; repeat for several (default: read and write).")
+        var scopes: [KeyScope] = []
         @OptionGroup var database: DatabaseOptions
 
         func validate() throws {
@@ -30,7 +36,8 @@ struct KeyCommand: AsyncParsableCommand {
 
         func run() async throws {
             let connection = try await database.connect()
-            let key = try await AdminStore(connection: connection).createKey(listings: listings, name: name, rateLimit: rateLimit)
+            let key = try await AdminStore(connection: connection).createKey(
+                listings: listings, name: name, rateLimit: rateLimit, scopes: scopes.isEmpty ? KeyScope.defaults : scopes)
             await connection.close()
             print(key.text)
         }
@@ -61,9 +68,10 @@ struct KeyCommand: AsyncParsableCommand {
             let connection = try await database.connect()
             let keys = try await AdminStore(connection: connection).listKeys()
             await connection.close()
-            print(["prefix", "name", "listings", "rate_limit", "created", "revoked"].joined(separator: "\t"))
+            print(["prefix", "name", "listings", "scopes", "rate_limit", "created", "revoked"].joined(separator: "\t"))
             for key in keys {
                 print([key.prefix, key.name ?? "-", key.listings.map(String.init).joined(separator: ","),
+                       key.scopes.map(\.rawValue).joined(separator: ","),
                        key.rateLimit.map(String.init) ?? "-", key.created, key.revoked ?? "-"].joined(separator: "\t"))
             }
         }

@@ -38,7 +38,7 @@ final class CommandLineTests: XCTestCase {
         let listed = try crm("key", "list")
         XCTAssertEqual(listed.status, 0)
         XCTAssertTrue(listed.standardOutput.contains(APIKey(key).prefix))
-        XCTAssertTrue(listed.standardOutput.contains("partner\t7,8\t50"), listed.standardOutput)
+        XCTAssertTrue(listed.standardOutput.contains("partner\t7,8\tread,write\t50"), listed.standardOutput)
         XCTAssertFalse(listed.standardOutput.contains(key), "never the key itself")
 
         let revoked = try crm("key", "revoke", key)
@@ -50,6 +50,21 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(again.status, 1)
         XCTAssertEqual(again.standardError.split(separator: "\n").count, 1, "one line: \(again.standardError)")
         await connection.close()
+    }
+
+    func testKeyCreateWithScopesStoresThemAndListShowsThem() async throws {
+        let created = try crm("key", "create", "--listing", "4", "--scope", "webhooks", "--scope", "read", "--scope", "webhooks")
+        XCTAssertEqual(created.status, 0, created.standardError)
+        let key = created.standardOutput.trimmingCharacters(in: .newlines)
+        let connection = try await database.connect()
+        let scopes = try await connection.query(
+            "SELECT array_to_string(scopes, ',') FROM api_keys WHERE key_hash = sha256(convert_to($1, 'UTF8'))", [key]
+        )[0].decode(String.self, column: 0)
+        await connection.close()
+        XCTAssertEqual(scopes, "read,webhooks")
+        let listed = try crm("key", "list")
+        XCTAssertTrue(listed.standardOutput.hasPrefix("prefix\tname\tlistings\tscopes\trate_limit\tcreated\trevoked\n"), listed.standardOutput)
+        XCTAssertTrue(listed.standardOutput.contains("\(APIKey(key).prefix)\t-\t4\tread,webhooks\t-\t"), listed.standardOutput)
     }
 
     func testBlacklistAddListRemove() async throws {
@@ -75,7 +90,8 @@ final class CommandLineTests: XCTestCase {
     }
 
     func testBadArgumentsFailWithOneLineAndNonZeroStatus() throws {
-        for arguments in [["key", "create"], ["key", "create", "--listing", "0"], ["blacklist", "add"],
+        for arguments in [["key", "create"], ["key", "create", "--listing", "0"], ["key", "create", "--listing", "1", "--scope", "admin"],
+                          ["blacklist", "add"],
                           ["blacklist", "add", "--email", "a@b.co", "--phone", "1234567"], ["blacklist", "add", "--email", "not-an-email"]] {
             let outcome = try ChildProcess.run(ChildProcess.crmExecutable, arguments, environment: ["DATABASE_URL": database.connectionString])
             XCTAssertNotEqual(outcome.status, 0, "\(arguments)")

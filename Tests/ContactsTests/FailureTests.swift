@@ -17,9 +17,9 @@ final class InternalErrorTests: ContactsTestCase {
             BEGIN RAISE EXCEPTION 'injected failure for secret@example.com'; END $$
             """,
             "CREATE TRIGGER crm_test_fail BEFORE INSERT OR UPDATE OR DELETE ON contacts FOR EACH ROW EXECUTE FUNCTION crm_test_fail()",
-            "ALTER FUNCTION crm_granted_listing(bytea, bigint) RENAME TO crm_granted_listing_saved",
+            "ALTER FUNCTION crm_granted_listing(bytea, bigint, crm_key_scope) RENAME TO crm_granted_listing_saved",
             """
-            CREATE FUNCTION crm_granted_listing(bytea, bigint) RETURNS SETOF bigint LANGUAGE plpgsql AS $$
+            CREATE FUNCTION crm_granted_listing(bytea, bigint, crm_key_scope) RETURNS SETOF bigint LANGUAGE plpgsql AS $$
             BEGIN RAISE EXCEPTION 'injected failure for secret@example.com'; END $$
             """,
         ] {
@@ -42,8 +42,8 @@ final class InternalErrorTests: ContactsTestCase {
         XCTAssertEqual(try contactsTable(), before, "nothing written")
         XCTAssertTrue(accessLog.all.filter { $0.contains("status=500") }.count == requests.count, accessLog.all.joined(separator: "\n"))
         try sql("DROP TRIGGER crm_test_fail ON contacts")
-        try sql("DROP FUNCTION crm_granted_listing(bytea, bigint)")
-        try sql("ALTER FUNCTION crm_granted_listing_saved(bytea, bigint) RENAME TO crm_granted_listing")
+        try sql("DROP FUNCTION crm_granted_listing(bytea, bigint, crm_key_scope)")
+        try sql("ALTER FUNCTION crm_granted_listing_saved(bytea, bigint, crm_key_scope) RENAME TO crm_granted_listing")
         XCTAssertEqual(try post(1, [("email", "after@example.com")]).status, 201, "the pool's connections recovered")
         XCTAssertEqual(try get(1, "id=\(id)").status, 200)
     }

@@ -59,6 +59,13 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public static let forbidden = APIError(status: 403, code: .forbidden, message: "Invalid API key or unauthorized access.")
 
+    /// A key granted the listing that lacks the scope the request needs (API.md §8); never
+    /// answered to a key without the grant, which gets ``forbidden``.
+    public static func missingScope(_ scope: KeyScope) -> APIError {
+        APIError(status: 403, code: .forbidden, message: "This API key lacks the \(scope.rawValue) scope.",
+                 data: ["scope": .string(scope.rawValue)])
+    }
+
     public static func blacklisted(_ parameter: String) -> APIError {
         APIError(status: 400, code: .blacklisted, message: "The \(parameter) is blacklisted.", parameter: parameter)
     }

@@ -5,8 +5,8 @@ import Operations
 /// not live gets `403` before anything else runs; an address out of refused authentications
 /// gets `429`; a rate-limited key past its limit gets `429`, and every answer to a rate-limited
 /// key carries its `RateLimit-*` headers. A request without a usable key passes through, for
-/// the handler's plain `403`. The handler's own `403` (a key revoked within its cached second,
-/// or not granted the listing) is counted as a refused authentication of its address.
+/// the handler's plain `403`. The handler's own plain `403` (a key revoked within its cached
+/// second, or not granted the listing) is counted as a refused authentication of its address.
 struct KeyGateMiddleware: Middleware {
     let keys: KeyGate
     let api: ContactsAPI
@@ -21,6 +21,8 @@ struct KeyGateMiddleware: Middleware {
         metrics.declareCounter("crm_auth_throttled_total",
                                help: "Requests refused with 429 because their address ran out of refused authentications.")
     }
+
+    private static let plainForbiddenBody = APIError.forbidden.body
 
     func respond(to context: RequestContext, next: Responder) async throws -> HTTPResponse {
         guard let key = context.presentedKey else { return try await next.respond(context) }
@@ -61,11 +63,12 @@ struct KeyGateMiddleware: Middleware {
 
     /// The handler's answer (errors already mapped: the route's chain has its own
     /// ``ErrorMiddleware`` inside the gate, so a rate-limited key's every answer carries its
-    /// headers); its `403` (the only one past the gate: the operation's SQL refused the key)
-    /// counts against the address.
+    /// headers); its plain `403` (the operation's SQL refused the key: revoked, or not granted
+    /// the listing) counts against the address. A `403` naming a missing scope does not: the
+    /// key is live and granted the listing, only not for this method.
     private func answer(_ context: RequestContext, client: String, next: Responder) async throws -> HTTPResponse {
         let response = try await next.respond(context)
-        if response.status == 403 {
+        if response.status == 403 && response.body == Self.plainForbiddenBody {
             metrics.increment("crm_auth_refused_total")
             keys.refused(client: client)
         }

@@ -32,6 +32,11 @@ public struct RequestContext: Sendable {
     /// The matched route; nil when no route matched.
     public var route: Route? { RouteTable.route(at: routeIndex) }
 
+    /// The scope a key needs for this request's method on its route (nil: none, or no route).
+    public var requiredScope: KeyScope? {
+        route?.methods.first { $0.method == request.method }?.scope
+    }
+
     /// The route's label in metrics and logs: its template, or `other`.
     public var routeLabel: String { RouteTable.labels[routeIndex] }
 
