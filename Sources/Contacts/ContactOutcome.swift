@@ -27,6 +27,10 @@ public enum ContactOutcome: String, CaseIterable, Sendable, PostgresDecodable {
     case invalid
     /// The update would leave the contact without email and phone.
     case lastContactPoint = "last_contact_point"
+    /// Another request with the same Idempotency-Key is still running (sql/011).
+    case inFlight = "in_flight"
+    /// The Idempotency-Key was used before for another method, path or parameters.
+    case idempotencyKeyReused = "idempotency_key_reused"
 
     public init?(postgresText text: ArraySlice<UInt8>) {
         self.init(rawValue: String(decoding: text, as: UTF8.self))

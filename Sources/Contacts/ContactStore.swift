@@ -25,6 +25,10 @@ public struct ContactStore: Sendable {
         case invalid(parameter: String)
         /// The update would leave the contact without email and phone.
         case lastContactPoint(parameter: String)
+        /// Another request with the same Idempotency-Key is still running.
+        case inFlight
+        /// The Idempotency-Key was used for another method, path or parameters.
+        case idempotencyKeyReused
     }
 
     /// What a search found: a page (perhaps empty), or the key's access when it may not read
@@ -84,6 +88,10 @@ public struct ContactStore: Sendable {
         SELECT outcome, contact_id, payload::text
           FROM crm_api_upsert($1::bytea, $2::bigint, $3::bigint, $4, $5, $6, $7, $8::inet, $9, $10, $11, $12, $13)
         """)
+    static let createIdempotent = PreparedStatement(name: "crm_api_create_idempotent", sql: """
+        SELECT outcome, contact_id, payload::text, replayed
+          FROM crm_api_create_idempotent($1::bytea, $2::bigint, $3, $4::bytea, $5, $6, $7, $8, $9::inet)
+        """)
     static let delete = PreparedStatement(name: "crm_api_delete", sql: """
         SELECT outcome, contact_id, payload::text FROM crm_api_delete($1::bytea, $2::bigint, $3::bigint, $4, $5)
         """)
@@ -91,6 +99,20 @@ public struct ContactStore: Sendable {
     public func create(keyHash: [UInt8], listing: Int64, firstName: String?, lastName: String?,
                        email: String?, phone: String?, ipAddress: String?) async throws -> WriteOutcome {
         try await write(Self.create, [PostgresBytes(keyHash), listing, firstName, lastName, email, phone, ipAddress])
+    }
+
+    /// POST with an Idempotency-Key (sql/011): the answer of the first request with `idempotency`,
+    /// replayed (`replayed` true) to a request with its fingerprint; or the create, its answer
+    /// stored in the same transaction.
+    public func create(keyHash: [UInt8], listing: Int64, idempotency: IdempotencyKey, firstName: String?, lastName: String?,
+                       email: String?, phone: String?, ipAddress: String?) async throws -> (WriteOutcome, replayed: Bool) {
+        let row = try await pool.withConnection {
+            try await $0.execute(Self.createIdempotent, [
+                PostgresBytes(keyHash), listing, idempotency.value, PostgresBytes(idempotency.fingerprint),
+                firstName, lastName, email, phone, ipAddress,
+            ])
+        }[0]
+        return (try Self.outcome(of: row), try row.decode(Bool.self, column: 3))
     }
 
     public func upsert(keyHash: [UInt8], listing: Int64, id: Int64?, firstName: FieldInput, lastName: FieldInput,
@@ -125,7 +147,11 @@ public struct ContactStore: Sendable {
     }
 
     private func write(_ statement: PreparedStatement, _ parameters: [(any PostgresEncodable)?]) async throws -> WriteOutcome {
-        let row = try await pool.withConnection { try await $0.execute(statement, parameters) }[0]
+        try Self.outcome(of: try await pool.withConnection { try await $0.execute(statement, parameters) }[0])
+    }
+
+    /// A write function's row: (outcome, contact_id, payload).
+    private static func outcome(of row: PostgresRow) throws -> WriteOutcome {
         let outcome = try row.decode(ContactOutcome.self, column: 0)
         let contactID = try row.decode(Int64?.self, column: 1)
         let payload = try row.decode(String?.self, column: 2)
@@ -140,6 +166,8 @@ public struct ContactStore: Sendable {
         case .blacklisted: return .blacklisted(parameter: try Self.unquote(payload))
         case .invalid: return .invalid(parameter: try Self.unquote(payload))
         case .lastContactPoint: return .lastContactPoint(parameter: try Self.unquote(payload))
+        case .inFlight: return .inFlight
+        case .idempotencyKeyReused: return .idempotencyKeyReused
         }
     }
 

@@ -4,12 +4,21 @@ import HTTP
 /// Runs a validated ``ContactOperation``: one store call (which checks the key's grant and
 /// scope in the same statement), then the response.
 extension ContactsAPI {
-    func perform(_ operation: ContactOperation, keyHash: [UInt8], listing: Int64) async throws -> HTTPResponse {
+    func perform(_ operation: ContactOperation, keyHash: [UInt8], listing: Int64,
+                 idempotency: IdempotencyKey? = nil) async throws -> HTTPResponse {
         let outcome: ContactStore.WriteOutcome
         switch operation {
         case let .create(firstName, lastName, email, phone, ipAddress):
-            outcome = try await store.create(keyHash: keyHash, listing: listing, firstName: firstName, lastName: lastName,
-                                             email: email, phone: phone, ipAddress: ipAddress)
+            if let idempotency {
+                let (stored, replayed) = try await store.create(
+                    keyHash: keyHash, listing: listing, idempotency: idempotency, firstName: firstName, lastName: lastName,
+                    email: email, phone: phone, ipAddress: ipAddress)
+                if replayed { return Self.replay(stored) }
+                outcome = stored
+            } else {
+                outcome = try await store.create(keyHash: keyHash, listing: listing, firstName: firstName, lastName: lastName,
+                                                 email: email, phone: phone, ipAddress: ipAddress)
+            }
         case let .upsert(id, firstName, lastName, email, phone, ipAddress, ipGiven):
             outcome = try await store.upsert(keyHash: keyHash, listing: listing, id: id, firstName: firstName, lastName: lastName,
                                              email: email, phone: phone, ipAddress: ipAddress, ipGiven: ipGiven)
@@ -24,7 +33,7 @@ extension ContactsAPI {
             // only for a refused write).
             throw try await store.access(keyHash: keyHash, listing: listing).refusal(needing: .write)
         }
-        return try render(outcome)
+        return try Self.render(outcome)
     }
 
     /// GET/HEAD: list or search, one page.
@@ -43,7 +52,22 @@ extension ContactsAPI {
         }
     }
 
-    private func render(_ outcome: ContactStore.WriteOutcome) throws -> HTTPResponse {
+    /// A stored answer given again (API.md §9): rendered as the first time, success or
+    /// `409`, with `Idempotent-Replayed: true`.
+    private static func replay(_ outcome: ContactStore.WriteOutcome) -> HTTPResponse {
+        var response: HTTPResponse
+        do {
+            response = try render(outcome)
+        } catch let error as APIError {
+            response = APIResponse.error(error)
+        } catch {
+            response = APIResponse.error(.internal)
+        }
+        response.headers.add("Idempotent-Replayed", "true")
+        return response
+    }
+
+    private static func render(_ outcome: ContactStore.WriteOutcome) throws -> HTTPResponse {
         switch outcome {
         case .forbidden: throw APIError.forbidden
         case .created(let contact): return Self.success(201, "New contact successfully created.", "contact", contact)
@@ -58,6 +82,8 @@ extension ContactsAPI {
             throw APIError.invalid(parameter, "\(parameter) is not valid.")
         case .lastContactPoint(let parameter):
             throw APIError.invalid(parameter, "email and phone cannot both be cleared: a contact keeps at least one.")
+        case .inFlight: throw APIError.idempotencyKeyInFlight
+        case .idempotencyKeyReused: throw APIError.idempotencyKeyReused
         }
     }
 

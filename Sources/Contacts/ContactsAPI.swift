@@ -61,9 +61,16 @@ public struct ContactsAPI: Sendable {
     func contacts(_ context: RequestContext) async throws -> HTTPResponse {
         guard let listing = context.listing, let key = context.presentedKey else { throw APIError.forbidden }
         let operation: ContactOperation
+        let idempotency: IdempotencyKey?
         do {
-            operation = try ContactOperation(method: context.request.method, parameters: RequestParameters(context.request),
+            let parameters = try RequestParameters(context.request)
+            operation = try ContactOperation(method: context.request.method, parameters: parameters,
                                              clientAddress: clientAddress(of: context.request))
+            // Only a POST creates something a retry could create twice: PUT and DELETE are
+            // idempotent by themselves, so the header is ignored on them.
+            idempotency = context.request.method == .post
+                ? try IdempotencyKey(headers: context.request.headers, method: .post, listing: listing, parameters: parameters)
+                : nil
         } catch {
             // Who is asking comes before what is asked: a key without a grant, or without the
             // scope, learns nothing about its parameters (one more round trip, only for
@@ -74,6 +81,6 @@ public struct ContactsAPI: Sendable {
             }
             throw error
         }
-        return try await perform(operation, keyHash: key.digest, listing: listing)
+        return try await perform(operation, keyHash: key.digest, listing: listing, idempotency: idempotency)
     }
 }

@@ -41,6 +41,12 @@ public struct RequestParameters: Sendable {
     /// An empty string means "given, but empty".
     public subscript(name: String) -> String? { values[name] }
 
+    /// Every parameter with a non-empty value, in the order of their names' UTF-8 bytes: what
+    /// the request asks, whatever order and body type carried it (``IdempotencyKey``).
+    public var nonEmptyPairs: [(String, String)] {
+        values.filter { !$0.value.isEmpty }.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { ($0.key, $0.value) }
+    }
+
     /// What a codec decoded, or its refusal as the API's `400`: the field at fault, or `body`
     /// when the input as a whole is malformed (the query string's too).
     static func decoded<Pairs>(_ decode: () throws(BodyDecodingError) -> Pairs) throws(APIError) -> Pairs {

@@ -26,7 +26,8 @@ final class ContactOutcomeTests: ContactsTestCase {
         let decoded = try outcomes("SELECT unnest(enum_range(NULL::crm_api_outcome)) AS outcome")
         XCTAssertEqual(decoded, ContactOutcome.allCases, "one case per label, in the type's order")
         XCTAssertEqual(decoded.map(\.rawValue), ["forbidden", "created", "updated", "deleted", "not_found", "duplicate",
-                                                 "blacklisted", "conflict", "invalid", "last_contact_point"])
+                                                 "blacklisted", "conflict", "invalid", "last_contact_point",
+                                                 "in_flight", "idempotency_key_reused"])
     }
 
     func testALabelTheBuildDoesNotKnowIsATypedDecodingError() throws {

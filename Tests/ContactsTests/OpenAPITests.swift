@@ -190,6 +190,14 @@ final class OpenAPIResponseTests: ContactsTestCase {
             XCTAssertEqual(try call(method, "/crm/1", key: keyA, body: csv).status, 415)
         }
         XCTAssertEqual(try post(1, [("email", "doc@example.com")]).status, 409)
+        // Idempotency-Key: a replay (201 and 409), a reuse with other parameters (422).
+        let retry = [("Idempotency-Key", "doc-1")]
+        XCTAssertEqual(try call("POST", "/crm/1", key: keyA, body: .form([("email", "doc3@example.com")]), headers: retry).status, 201)
+        XCTAssertEqual(try call("POST", "/crm/1", key: keyA, body: .form([("email", "doc3@example.com")]), headers: retry).status, 201)
+        XCTAssertEqual(try call("POST", "/crm/1", key: keyA, body: .form([("email", "doc4@example.com")]), headers: retry).status, 422)
+        let duplicate = [("Idempotency-Key", "doc-2")]
+        XCTAssertEqual(try call("POST", "/crm/1", key: keyA, body: .form([("email", "doc@example.com")]), headers: duplicate).status, 409)
+        XCTAssertEqual(try call("POST", "/crm/1", key: keyA, body: .form([("email", "doc@example.com")]), headers: duplicate).status, 409)
         XCTAssertEqual(try put(1, [("id", "\(created)"), ("first_name", "Doc")]).status, 200)
         XCTAssertEqual(try put(1, [("email", "doc2@example.com")]).status, 201)
         XCTAssertEqual(try put(1, [("id", "987654")]).status, 404)

@@ -9,7 +9,7 @@ final class APIOutcomeTypeTests: XCTestCase {
     private var connection: PostgresConnection!
     /// The labels the Swift side decodes (Sources/Contacts/ContactOutcome.swift), in order.
     private let labels = ["forbidden", "created", "updated", "deleted", "not_found", "duplicate", "blacklisted",
-                          "conflict", "invalid", "last_contact_point"]
+                          "conflict", "invalid", "last_contact_point", "in_flight", "idempotency_key_reused"]
 
     override func setUp() async throws {
         database = try await TestDatabase.create()
@@ -41,11 +41,13 @@ final class APIOutcomeTypeTests: XCTestCase {
             try [$0.decode(String.self, column: 0), String($0.decode(Bool.self, column: 1)),
                  $0.decode(String.self, column: 2), $0.decode(String.self, column: 3)]
         }
-        let expected = ["crm_api_create", "crm_api_delete", "crm_api_upsert"].flatMap { function in
+        let expected = ["crm_api_create", "crm_api_create_idempotent", "crm_api_delete", "crm_api_upsert"].flatMap { function in
             [[function, "true", "outcome", "crm_api_outcome"], [function, "true", "contact_id", "bigint"],
              [function, "true", "payload", "json"]]
+                // sql/011: whether the answer is a stored one, given again.
+                + (function == "crm_api_create_idempotent" ? [[function, "true", "replayed", "boolean"]] : [])
         }
-        XCTAssertEqual(columns, expected, "each returns TABLE (outcome crm_api_outcome, contact_id bigint, payload json)")
+        XCTAssertEqual(columns, expected, "each returns TABLE (outcome crm_api_outcome, contact_id bigint, payload json[, replayed boolean])")
     }
 
     func testEveryAPIFunctionReturnsRowsOfTheEnum() async throws {

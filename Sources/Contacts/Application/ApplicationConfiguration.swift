@@ -43,6 +43,8 @@ public struct ApplicationConfiguration: Sendable {
     public var errorLog: ErrorLog?
     /// Extra middleware, outermost of all (the tests record every answer with one).
     public var outerMiddleware: [any Middleware]
+    /// How often stored Idempotency-Key answers older than 24 hours are purged.
+    public var idempotencyPurgeInterval: Duration = .seconds(300)
     /// Sees every answer the HTTP server makes itself (a protocol error), after the application rendered it.
     public var protocolErrorObserver: (@Sendable (HTTPResponse) -> Void)?
 

@@ -19,6 +19,8 @@ public final class CRMApplication: Sendable {
     public let keys: KeyGate
     public let metrics: MetricsRegistry
     public let server: HTTPServer
+    /// Deletes stored Idempotency-Key answers after 24 hours, in the background.
+    public let idempotencyKeyPurger: IdempotencyKeyPurger
     private let chain: Responder
 
     /// Builds the service on `loops`, shared by the HTTP server and the pool's partitions (a
@@ -46,6 +48,8 @@ public final class CRMApplication: Sendable {
         server = HTTPServer(configuration: Self.serverConfiguration(configuration, observers: observers), loops: loops,
                             handler: { [chain] request in await Self.respond(to: request, chain: chain) })
         ServiceMetrics.declare(in: metrics, server: server)
+        idempotencyKeyPurger = IdempotencyKeyPurger(pool: pool, interval: configuration.idempotencyPurgeInterval,
+                                                    databaseErrors: api.databaseErrors)
     }
 
     /// Answers one request through the whole chain, as the server does; never throws.
@@ -56,12 +60,14 @@ public final class CRMApplication: Sendable {
 
     public func start() throws {
         try server.start()
+        idempotencyKeyPurger.start()
     }
 
     /// Stops accepting, finishes the requests in flight within `gracePeriod`, and flushes the
     /// logs. The pool is the caller's to shut down (``ConnectionPool/shutdown()``), since a
     /// query stuck on an unreachable database may need abandoning.
     public func stopServing(gracePeriod: Duration) async {
+        idempotencyKeyPurger.stop()
         await server.shutdown(gracePeriod: gracePeriod)
         configuration.accessLog?.close()
         configuration.errorLog?.close()

@@ -21,6 +21,8 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         case rateLimited = "rate_limited"
         case unavailable
         case `internal`
+        case idempotencyKeyReused = "idempotency_key_reused"
+        case idempotencyKeyInFlight = "idempotency_key_in_flight"
     }
 
     public let status: Int
@@ -85,6 +87,15 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func rateLimited(_ message: String, retryAfterSeconds: Int) -> APIError {
         APIError(status: 429, code: .rateLimited, message: message, retryAfterSeconds: retryAfterSeconds)
     }
+
+    /// The Idempotency-Key was used before with another method, path or parameters (API.md §9).
+    public static let idempotencyKeyReused = APIError(
+        status: 422, code: .idempotencyKeyReused,
+        message: "This Idempotency-Key was used for a different request; use a new key for new parameters.")
+    /// The first request with this Idempotency-Key is still running.
+    public static let idempotencyKeyInFlight = APIError(
+        status: 409, code: .idempotencyKeyInFlight,
+        message: "A request with this Idempotency-Key is still being processed; retry shortly.", retryAfterSeconds: 1)
 
     public static let unavailable = APIError(status: 503, code: .unavailable, message: "The database is unavailable; try again shortly.")
     public static let `internal` = APIError(status: 500, code: .internal, message: "An unexpected error occurred.")

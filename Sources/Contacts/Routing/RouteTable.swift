@@ -14,7 +14,7 @@ public enum RouteTable {
         Route("/crm/{listing_id}", methods: [
             Route.Method("GET", scope: .read, statuses: [200] + contactStatuses),
             Route.Method("HEAD", scope: .read, statuses: [200] + contactStatuses),
-            Route.Method("POST", scope: .write, statuses: [201, 400, 403, 409, 415, 429, 500, 503]),
+            Route.Method("POST", scope: .write, statuses: [201, 400, 403, 409, 415, 422, 429, 500, 503]),
             Route.Method("PUT", scope: .write, statuses: [200, 201, 400, 403, 404, 409, 415, 429, 500, 503]),
             Route.Method("DELETE", scope: .write, statuses: [202] + contactStatuses),
         ], keyGated: true, methodNotAllowedMessage: "This endpoint supports GET, HEAD, POST, PUT and DELETE.") {
