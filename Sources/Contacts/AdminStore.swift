@@ -19,7 +19,13 @@ public struct AdminStore: Sendable {
 
     /// A blacklist entry; `listing` nil means every listing.
     public struct BlacklistEntry: Sendable, Equatable {
-        public enum Kind: String, Sendable, CaseIterable { case email, domain, phone }
+        /// `email-sha256` and `phone-sha256` are erasure's suppressions (API.md §13): the
+        /// SHA-256, as lower-case hex, of a lower-cased email or a phone's digits.
+        public enum Kind: String, Sendable, CaseIterable {
+            case email, domain, phone
+            case emailSHA256 = "email-sha256"
+            case phoneSHA256 = "phone-sha256"
+        }
         public let kind: Kind
         public let value: String
         public let listing: Int64?
@@ -45,6 +51,13 @@ public struct AdminStore: Sendable {
             case .phone:
                 guard let phone = try ContactValidation.phone(trimmed) else { throw APIError.missing("phone", "A phone is required.") }
                 return BlacklistEntry(kind: kind, value: phone, listing: listing)
+            case .emailSHA256, .phoneSHA256:
+                let hex = trimmed.lowercased()
+                guard hex.utf8.count == 64, hex.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                                                                  || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }) else {
+                    throw APIError.invalid(kind.rawValue, "\(kind.rawValue) must be 64 hexadecimal digits (a SHA-256).")
+                }
+                return BlacklistEntry(kind: kind, value: hex, listing: listing)
             }
         }
     }

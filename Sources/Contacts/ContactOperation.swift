@@ -14,8 +14,9 @@ public enum ContactOperation: Sendable, Equatable {
     /// PUT: `ipAddress` is what a new contact records; an existing one takes it only when `ipGiven`.
     case upsert(id: Int64?, firstName: FieldInput, lastName: FieldInput, email: FieldInput, phone: FieldInput,
                 ipAddress: String, ipGiven: Bool)
-    /// DELETE: the contact every given identifier matches.
-    case delete(id: Int64?, email: String?, phone: String?)
+    /// DELETE: the contact every given identifier matches; with `erase`, its email and phone
+    /// are suppressed in the listing too (API.md §13).
+    case delete(id: Int64?, email: String?, phone: String?, erase: Bool)
     /// GET and HEAD.
     case search(ContactStore.SearchFilters)
 
@@ -64,7 +65,7 @@ public enum ContactOperation: Sendable, Equatable {
         guard id != nil || email != nil || phone != nil else {
             throw APIError.missing("id", "id, email or phone is required.")
         }
-        return .delete(id: id, email: email, phone: phone)
+        return .delete(id: id, email: email, phone: phone, erase: try ContactValidation.boolean("erase", parameters["erase"]) ?? false)
     }
 
     private static func filters(_ parameters: RequestParameters) throws(APIError) -> ContactStore.SearchFilters {

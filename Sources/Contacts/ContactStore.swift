@@ -88,6 +88,9 @@ public struct ContactStore: Sendable {
         SELECT outcome, contact_id, payload::text
           FROM crm_api_upsert($1::bytea, $2::bigint, $3::bigint, $4, $5, $6, $7, $8::inet, $9, $10, $11, $12, $13)
         """)
+    static let erase = PreparedStatement(name: "crm_api_erase", sql: """
+        SELECT outcome, contact_id, payload::text FROM crm_api_erase($1::bytea, $2::bigint, $3::bigint, $4, $5)
+        """)
     static let createIdempotent = PreparedStatement(name: "crm_api_create_idempotent", sql: """
         SELECT outcome, contact_id, payload::text, replayed
           FROM crm_api_create_idempotent($1::bytea, $2::bigint, $3, $4::bytea, $5, $6, $7, $8, $9::inet)
@@ -123,8 +126,11 @@ public struct ContactStore: Sendable {
         ])
     }
 
-    public func delete(keyHash: [UInt8], listing: Int64, id: Int64?, email: String?, phone: String?) async throws -> WriteOutcome {
-        try await write(Self.delete, [PostgresBytes(keyHash), listing, id, email, phone])
+    /// DELETE; with `erase`, the deleted contacts' email and phone suppressed in the listing in
+    /// the same statement (`crm_api_erase`, sql/012).
+    public func delete(keyHash: [UInt8], listing: Int64, id: Int64?, email: String?, phone: String?,
+                       erase: Bool = false) async throws -> WriteOutcome {
+        try await write(erase ? Self.erase : Self.delete, [PostgresBytes(keyHash), listing, id, email, phone])
     }
 
     /// One page of the listing's contacts matching `filters`, or the key's access when it may

@@ -34,6 +34,16 @@ public enum ContactValidation {
         return value
     }
 
+    /// A flag such as `erase`: `true` or `false` exactly; empty or absent is nil.
+    public static func boolean(_ name: String, _ text: String?) throws(APIError) -> Bool? {
+        switch text {
+        case nil, "": return nil
+        case "true": return true
+        case "false": return false
+        default: throw APIError.invalid(name, "\(name) must be true or false.")
+        }
+    }
+
     public static func contactID(_ text: String?, name: String = "id") throws(APIError) -> Int64? {
         try integer(name, text, in: 1...Int64.max)
     }

@@ -22,8 +22,8 @@ extension ContactsAPI {
         case let .upsert(id, firstName, lastName, email, phone, ipAddress, ipGiven):
             outcome = try await store.upsert(keyHash: keyHash, listing: listing, id: id, firstName: firstName, lastName: lastName,
                                              email: email, phone: phone, ipAddress: ipAddress, ipGiven: ipGiven)
-        case let .delete(id, email, phone):
-            outcome = try await store.delete(keyHash: keyHash, listing: listing, id: id, email: email, phone: phone)
+        case let .delete(id, email, phone, erase):
+            outcome = try await store.delete(keyHash: keyHash, listing: listing, id: id, email: email, phone: phone, erase: erase)
             if outcome == .notFound { throw APIError.deleteTargetNotFound }
         case .search(let filters):
             return try await search(filters, keyHash: keyHash, listing: listing)

@@ -89,6 +89,31 @@ final class CommandLineTests: XCTestCase {
         await connection.close()
     }
 
+    func testErasureSuppressionsAreListedByHashAndLiftedByHash() async throws {
+        let hash = String(repeating: "ab", count: 32)
+        XCTAssertEqual(try crm("blacklist", "add", "--email-sha256", hash.uppercased(), "--listing", "5").standardOutput,
+                       "added email-sha256 \(hash)\n")
+        XCTAssertEqual(try crm("blacklist", "add", "--phone-sha256", String(repeating: "0", count: 64), "--listing", "5").status, 0)
+        XCTAssertEqual(try crm("blacklist", "list", "--listing", "5").standardOutput, """
+            kind\tvalue\tlisting
+            email-sha256\t\(hash)\t5
+            phone-sha256\t\(String(repeating: "0", count: 64))\t5
+
+            """)
+        let removed = try crm("blacklist", "remove", "--email-sha256", hash, "--listing", "5")
+        XCTAssertEqual(removed.status, 0, removed.standardError)
+        XCTAssertEqual(try crm("blacklist", "remove", "--email-sha256", hash, "--listing", "5").status, 1, "already lifted")
+        for bad in ["abc", String(repeating: "g", count: 64), String(repeating: "a", count: 65)] {
+            let outcome = try crm("blacklist", "add", "--email-sha256", bad, "--listing", "5")
+            XCTAssertNotEqual(outcome.status, 0, bad)
+            XCTAssertTrue(outcome.standardError.contains("email-sha256 must be 64 hexadecimal digits"), outcome.standardError)
+        }
+        let connection = try await database.connect()
+        let count = try await connection.query("SELECT count(*) FROM blacklist_entries")[0].decode(Int.self, column: 0)
+        XCTAssertEqual(count, 1)
+        await connection.close()
+    }
+
     func testBadArgumentsFailWithOneLineAndNonZeroStatus() throws {
         for arguments in [["key", "create"], ["key", "create", "--listing", "0"], ["key", "create", "--listing", "1", "--scope", "admin"],
                           ["blacklist", "add"],

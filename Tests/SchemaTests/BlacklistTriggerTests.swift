@@ -152,4 +152,35 @@ final class BlacklistTriggerTests: XCTestCase {
             XCTAssertEqual(error.sqlState, .checkViolation)
         }
     }
+
+    /// sql/012: erasure's suppressions, stored as the SHA-256 (hex) of the normalized value,
+    /// block every writer in their listing; reported after the plain entries of the same column.
+    func testSuppressionsByHashBlockTheValueTheyHashInTheirListing() async throws {
+        let emailHash = try await connection.query("SELECT upper(encode(sha256('hash@erased.example'), 'hex'))")[0].decode(String.self, column: 0)
+        try await block("email-sha256", "  \(emailHash) ", listing: 1)
+        try await block("phone-sha256", try await connection.query("SELECT encode(sha256('15550006666'), 'hex')")[0].decode(String.self, column: 0),
+                        listing: 1)
+        let stored = try await connection.query("SELECT value FROM blacklist_entries WHERE kind = 'email-sha256'")[0].decode(String.self, column: 0)
+        XCTAssertEqual(stored, emailHash.lowercased(), "trimmed, lower case")
+        let email = await blockedColumn { try await self.insertContact(listing: 1, email: "Hash@Erased.example", phone: nil) }
+        XCTAssertEqual(email, "email")
+        let phone = await blockedColumn { try await self.insertContact(listing: 1, email: nil, phone: "15550006666") }
+        XCTAssertEqual(phone, "phone")
+        try await insertContact(listing: 2, email: "hash@erased.example", phone: "15550006666")
+        try await block("email", "hash@erased.example", listing: 1)
+        do {
+            try await insertContact(listing: 1, email: "hash@erased.example", phone: nil)
+            XCTFail("blocked")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.detail, "matched a listing email entry", "the plain entry is reported first")
+        }
+        do {
+            try await block("email-sha256", "not-a-hash", listing: 1)
+            XCTFail("a hash is 64 hex digits")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.sqlState, .checkViolation)
+        }
+        let count = try await contactCount()
+        XCTAssertEqual(count, 1)
+    }
 }
