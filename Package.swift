@@ -116,7 +116,7 @@ let package = Package(
         .testTarget(name: "CodecsTests", dependencies: ["Codecs"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations"]),
         .testTarget(name: "ContactsTests", dependencies: [
-            "Contacts", "HTTP", "Postgres", "Operations", "Reactor", "TestSupport",
+            "Contacts", "Crypto", "HTTP", "Postgres", "Operations", "Reactor", "TestSupport",
         ]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Reactor", "TestSupport"]),
         .testTarget(name: "SchemaTests", dependencies: ["Postgres", "TestSupport"]),
