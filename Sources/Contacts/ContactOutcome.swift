@@ -31,6 +31,8 @@ public enum ContactOutcome: String, CaseIterable, Sendable, PostgresDecodable {
     case inFlight = "in_flight"
     /// The Idempotency-Key was used before for another method, path or parameters.
     case idempotencyKeyReused = "idempotency_key_reused"
+    /// An erasure's first step stored the suppressions of the contacts it will delete (sql/013).
+    case suppressed
 
     public init?(postgresText text: ArraySlice<UInt8>) {
         self.init(rawValue: String(decoding: text, as: UTF8.self))

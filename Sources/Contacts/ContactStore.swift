@@ -29,6 +29,9 @@ public struct ContactStore: Sendable {
         case inFlight
         /// The Idempotency-Key was used for another method, path or parameters.
         case idempotencyKeyReused
+        /// An erasure's suppressions are stored; the delete comes next (``delete(keyHash:listing:id:email:phone:erase:)``
+        /// never returns this).
+        case suppressed
     }
 
     /// What a search found: a page (perhaps empty), or the key's access when it may not read
@@ -88,8 +91,8 @@ public struct ContactStore: Sendable {
         SELECT outcome, contact_id, payload::text
           FROM crm_api_upsert($1::bytea, $2::bigint, $3::bigint, $4, $5, $6, $7, $8::inet, $9, $10, $11, $12, $13)
         """)
-    static let erase = PreparedStatement(name: "crm_api_erase", sql: """
-        SELECT outcome, contact_id, payload::text FROM crm_api_erase($1::bytea, $2::bigint, $3::bigint, $4, $5)
+    static let suppress = PreparedStatement(name: "crm_api_suppress", sql: """
+        SELECT outcome, contact_id, payload::text FROM crm_api_suppress($1::bytea, $2::bigint, $3::bigint, $4, $5)
         """)
     static let createIdempotent = PreparedStatement(name: "crm_api_create_idempotent", sql: """
         SELECT outcome, contact_id, payload::text, replayed
@@ -126,11 +129,17 @@ public struct ContactStore: Sendable {
         ])
     }
 
-    /// DELETE; with `erase`, the deleted contacts' email and phone suppressed in the listing in
-    /// the same statement (`crm_api_erase`, sql/012).
+    /// DELETE; with `erase`, the matched contacts' email and phone are suppressed in the listing
+    /// first, in a transaction of their own (`crm_api_suppress`, sql/013), then deleted: a writer
+    /// racing the erasure meets either the contact or its suppression, never neither.
     public func delete(keyHash: [UInt8], listing: Int64, id: Int64?, email: String?, phone: String?,
                        erase: Bool = false) async throws -> WriteOutcome {
-        try await write(erase ? Self.erase : Self.delete, [PostgresBytes(keyHash), listing, id, email, phone])
+        let parameters: [(any PostgresEncodable)?] = [PostgresBytes(keyHash), listing, id, email, phone]
+        if erase {
+            let suppression = try await write(Self.suppress, parameters)
+            guard suppression == .suppressed else { return suppression }
+        }
+        return try await write(Self.delete, parameters)
     }
 
     /// One page of the listing's contacts matching `filters`, or the key's access when it may
@@ -174,6 +183,7 @@ public struct ContactStore: Sendable {
         case .lastContactPoint: return .lastContactPoint(parameter: try Self.unquote(payload))
         case .inFlight: return .inFlight
         case .idempotencyKeyReused: return .idempotencyKeyReused
+        case .suppressed: return .suppressed
         }
     }
 

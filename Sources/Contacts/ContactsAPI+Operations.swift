@@ -84,6 +84,7 @@ extension ContactsAPI {
             throw APIError.invalid(parameter, "email and phone cannot both be cleared: a contact keeps at least one.")
         case .inFlight: throw APIError.idempotencyKeyInFlight
         case .idempotencyKeyReused: throw APIError.idempotencyKeyReused
+        case .suppressed: throw APIError.internal  // ContactStore.delete goes on to the delete: never answered
         }
     }
 

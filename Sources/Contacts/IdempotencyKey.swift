@@ -7,13 +7,16 @@ import HTTP
 ///
 /// The key is 1–255 printable ASCII characters (space to `~`), case-sensitive. The
 /// fingerprint is SHA-256 over the method, the path (with the listing id as a number) and the
-/// parameters after ``RequestParameters``' parsing — values trimmed, empty ones left out, in
-/// the order of their names' bytes — each part length-prefixed so no two requests share one.
-/// So `a=1&b=2` and `b=2&a=1`, a form and a JSON body with the same fields, are one request.
-/// Unknown parameter names count too: they are part of what the client sent.
+/// POST's parameters after ``RequestParameters``' parsing — values trimmed, empty ones left
+/// out, in the order of their names' bytes — each part length-prefixed so no two requests
+/// share one. So `a=1&b=2` and `b=2&a=1`, a form and a JSON body with the same fields, are one
+/// request; unknown names are ignored here as everywhere (API.md §2), so a retry that adds a
+/// cache-buster such as `_=123` is still the same request.
 public struct IdempotencyKey: Sendable, Equatable {
     public static let headerName = "Idempotency-Key"
     public static let maxLength = 255
+    /// The parameters a POST reads (API.md §4), the only ones a fingerprint covers.
+    static let postParameters: Set<String> = ["first_name", "last_name", "email", "phone", "ip_address"]
 
     public let value: String
     public let fingerprint: [UInt8]
@@ -30,7 +33,8 @@ public struct IdempotencyKey: Sendable, Equatable {
             throw APIError.invalid(Self.headerName, "Idempotency-Key must be 1 to 255 printable ASCII characters.")
         }
         self.value = value
-        fingerprint = Self.fingerprint(method: method, path: "/crm/\(listing)", parameters: parameters.nonEmptyPairs)
+        let known = parameters.nonEmptyPairs.filter { Self.postParameters.contains($0.0) }
+        fingerprint = Self.fingerprint(method: method, path: "/crm/\(listing)", parameters: known)
     }
 
     static func fingerprint(method: HTTPMethod, path: String, parameters: [(String, String)]) -> [UInt8] {

@@ -27,7 +27,7 @@ final class ContactOutcomeTests: ContactsTestCase {
         XCTAssertEqual(decoded, ContactOutcome.allCases, "one case per label, in the type's order")
         XCTAssertEqual(decoded.map(\.rawValue), ["forbidden", "created", "updated", "deleted", "not_found", "duplicate",
                                                  "blacklisted", "conflict", "invalid", "last_contact_point",
-                                                 "in_flight", "idempotency_key_reused"])
+                                                 "in_flight", "idempotency_key_reused", "suppressed"])
     }
 
     func testALabelTheBuildDoesNotKnowIsATypedDecodingError() throws {

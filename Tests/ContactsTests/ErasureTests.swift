@@ -96,8 +96,49 @@ final class ErasureTests: ContactsTestCase {
         XCTAssertEqual(try contactCount(1), 1)
         // A key without the write scope, or without the grant, erases nothing.
         XCTAssertEqual(try call("DELETE", "/crm/1?email=keep@example.com&erase=true", key: keyB).status, 403)
+        let database = self.database!
+        let reader = try blocking {
+            let connection = try await database.connect()
+            let key = try await AdminStore(connection: connection).createKey(listings: [1], name: "reader", rateLimit: nil, scopes: [.read])
+            await connection.close()
+            return key
+        }
+        let readOnly = try call("DELETE", "/crm/1?email=keep@example.com&erase=true", key: reader)
+        XCTAssertEqual(readOnly.status, 403)
+        XCTAssertEqual(readOnly.json["message"] as? String, "This API key lacks the write scope.")
         XCTAssertEqual(try contactCount(1), 1)
         XCTAssertEqual(try blacklist(), [])
+    }
+
+    /// The window 012 left: a writer that checked the blacklist before the erasure committed
+    /// waited on the unique index for its delete, then inserted the erased address. Suppression
+    /// first, in its own transaction: such a writer meets the live contact (`23505` at once).
+    func testAWriterRacingAnErasureMeetsTheContactOrItsSuppression() throws {
+        let id = contact(try post(1, [("email", "race@example.com")]))["contact_id"] as? Int ?? -1
+        let database = self.database!, key = keyA!
+        let code: String? = try blocking {
+            let eraser = try await database.connect(applicationName: "eraser")
+            let writer = try await database.connect(applicationName: "writer")
+            // The erasure's first step, still open.
+            try await eraser.simpleQuery("BEGIN")
+            try await eraser.query("SELECT * FROM crm_api_suppress($1::bytea, 1, $2::bigint, NULL, NULL)", [PostgresBytes(key.digest), id])
+            var code: String?
+            do {
+                try await writer.query("INSERT INTO contacts (listing_id, email) VALUES (1, 'RACE@example.com')")
+            } catch let error as PostgresError {
+                code = error.sqlState?.code
+            }
+            try await eraser.simpleQuery("COMMIT")
+            await eraser.close()
+            await writer.close()
+            return code
+        }
+        XCTAssertEqual(code, "23505", "the contact is still there: a duplicate, without waiting")
+        XCTAssertEqual(try call("DELETE", "/crm/1?id=\(id)&erase=true", key: keyA).status, 202)
+        XCTAssertThrowsError(try sql("INSERT INTO contacts (listing_id, email) VALUES (1, 'RACE@example.com')")) {
+            XCTAssertEqual(($0 as? PostgresError)?.sqlState?.code, "CRMBL")
+        }
+        XCTAssertEqual(try contactCount(1), 0)
     }
 
     func testNoTableKeepsAnErasedContactInClear() throws {

@@ -64,7 +64,6 @@ final class IdempotencyTests: ContactsTestCase {
         let others: [(Int64, Body)] = [
             (1, .form([("email", "b@example.com")])),
             (1, .form([("email", "a@example.com"), ("first_name", "A")])),
-            (1, .form([("email", "a@example.com"), ("unknown", "x")])),
             (2, .form([("email", "a@example.com")])),
         ]
         for (listing, body) in others {
@@ -74,6 +73,10 @@ final class IdempotencyTests: ContactsTestCase {
             XCTAssertNil(response.header("Idempotent-Replayed"))
         }
         XCTAssertEqual(try contactsTable(), before)
+        // Unknown names are ignored (API.md §2), in the fingerprint too: a cache-buster is the same request.
+        let busted = try postWithKey("k", .form([("email", "a@example.com"), ("_", "123")]), key: keyAB)
+        XCTAssertEqual(busted.status, 201)
+        XCTAssertEqual(busted.header("Idempotent-Replayed"), "true")
         // The same key string of another API key is that key's own.
         XCTAssertEqual(try postWithKey("k", .form([("email", "a@example.com")]), key: keyA).status, 409,
                        "keyA's own first use: a duplicate of keyAB's contact")
@@ -123,6 +126,17 @@ final class IdempotencyTests: ContactsTestCase {
         XCTAssertEqual(unsupported.status, 415)
         let forbidden = try postWithKey("retry", .form([("email", "x@example.com")]), listing: 2, key: keyA)
         XCTAssertEqual(forbidden.status, 403)
+        // A key granted the listing without the write scope: refused before it ran, not stored.
+        let database = self.database!
+        let reader = try blocking {
+            let connection = try await database.connect()
+            let key = try await AdminStore(connection: connection).createKey(listings: [1], name: "reader", rateLimit: nil, scopes: [.read])
+            await connection.close()
+            return key
+        }
+        let readOnly = try postWithKey("retry", .form([("email", "fixed@example.com")]), key: reader)
+        XCTAssertEqual(readOnly.status, 403)
+        XCTAssertEqual(readOnly.json["message"] as? String, "This API key lacks the write scope.")
         XCTAssertEqual(try storedAnswers(), [])
         let corrected = try postWithKey("retry", .form([("email", "fixed@example.com")]))
         XCTAssertEqual(corrected.status, 201, "the key was still free")
@@ -179,15 +193,26 @@ final class IdempotencyTests: ContactsTestCase {
                 let response = try? Self.call(port: port, "POST", "/crm/1", key: key,
                                               body: .form([("email", "race\(round)@example.com")]),
                                               headers: [("Idempotency-Key", "race-\(round)")])
-                let label = response.map { "\($0.status)\($0.header("Idempotent-Replayed") == "true" ? " replayed" : "")" } ?? "failed"
+                let label = response.map {
+                    "\($0.status)\($0.header("Idempotent-Replayed") == "true" ? " replayed" : "")"
+                        + ($0.status == 409 ? " \($0.json["code"] as? String ?? "?")" : "")
+                } ?? "failed"
                 statuses.withLock { $0.append(label) }
             }
             let seen = statuses.withLock { $0 }
             XCTAssertEqual(seen.filter { $0 == "201" }.count, 1, "round \(round): one request ran: \(seen)")
-            XCTAssertTrue(seen.allSatisfy { ["201", "201 replayed", "409"].contains($0) }, "round \(round): \(seen)")
+            XCTAssertTrue(seen.allSatisfy { ["201", "201 replayed", "409 idempotency_key_in_flight"].contains($0) },
+                          "round \(round): \(seen)")
+            XCTAssertEqual(try contactCount(1), round + 1, "round \(round): one row")
         }
         XCTAssertEqual(try contactCount(1), 5)
         XCTAssertEqual(try storedAnswers().count, 5)
+    }
+
+    func testTruncatingContactsLeavesStoredAnswersTheIDOnly() throws {
+        let id = contact(try postWithKey("t", .form([("email", "trunc@example.com"), ("first_name", "Trunc")])))["contact_id"] as? Int ?? -1
+        try sql("TRUNCATE contacts")
+        XCTAssertEqual(try storedAnswers(), [#"t created \#(id) {"contact_id":\#(id)}"#])
     }
 
     func testIdempotencyKeyIsIgnoredOnPutAndDelete() throws {

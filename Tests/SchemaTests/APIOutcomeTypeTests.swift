@@ -9,7 +9,7 @@ final class APIOutcomeTypeTests: XCTestCase {
     private var connection: PostgresConnection!
     /// The labels the Swift side decodes (Sources/Contacts/ContactOutcome.swift), in order.
     private let labels = ["forbidden", "created", "updated", "deleted", "not_found", "duplicate", "blacklisted",
-                          "conflict", "invalid", "last_contact_point", "in_flight", "idempotency_key_reused"]
+                          "conflict", "invalid", "last_contact_point", "in_flight", "idempotency_key_reused", "suppressed"]
 
     override func setUp() async throws {
         database = try await TestDatabase.create()
@@ -41,7 +41,7 @@ final class APIOutcomeTypeTests: XCTestCase {
             try [$0.decode(String.self, column: 0), String($0.decode(Bool.self, column: 1)),
                  $0.decode(String.self, column: 2), $0.decode(String.self, column: 3)]
         }
-        let expected = ["crm_api_create", "crm_api_create_idempotent", "crm_api_delete", "crm_api_erase", "crm_api_upsert"].flatMap { function in
+        let expected = ["crm_api_create", "crm_api_create_idempotent", "crm_api_delete", "crm_api_suppress", "crm_api_upsert"].flatMap { function in
             [[function, "true", "outcome", "crm_api_outcome"], [function, "true", "contact_id", "bigint"],
              [function, "true", "payload", "json"]]
                 // sql/011: whether the answer is a stored one, given again.
