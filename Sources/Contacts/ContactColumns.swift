@@ -42,13 +42,19 @@ enum ContactColumns {
 
     /// Writes the first `count` rows of `result` (columns as ``selectList``) as JSON objects.
     static func writeContacts(_ result: PostgresResult, count: Int, to writer: inout JSONWriter) {
+        writeContacts(result, rows: 0..<count, firstColumn: 0, to: &writer)
+    }
+
+    /// Writes `rows` of `result` as contacts, from the ``selectList`` columns starting at
+    /// `firstColumn` (a change feed page has its event's columns first).
+    static func writeContacts(_ result: PostgresResult, rows: Range<Int>, firstColumn: Int, to writer: inout JSONWriter) {
         result.withTextCells { cells in
             members.withUnsafeBufferPointer { members in
-                for row in 0..<count {
+                for row in rows {
                     writer.beginObject()
                     for column in 0..<members.count {
                         writer.key(prepared: members[column].key)
-                        guard let text = cells[row, column] else {
+                        guard let text = cells[row, firstColumn + column] else {
                             writer.null()
                             continue
                         }

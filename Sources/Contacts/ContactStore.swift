@@ -84,48 +84,53 @@ public struct ContactStore: Sendable {
         self.pool = pool
     }
 
+    // Every write names its actor for the change feed (sql/014): `crm_actor` sets it for the
+    // transaction and hands the key hash on, so it is set before the function writes.
     static let create = PreparedStatement(name: "crm_api_create", sql: """
-        SELECT outcome, contact_id, payload::text FROM crm_api_create($1::bytea, $2::bigint, $3, $4, $5, $6, $7::inet)
+        SELECT outcome, contact_id, payload::text FROM crm_api_create(crm_actor($1::bytea, $8, $9), $2::bigint, $3, $4, $5, $6, $7::inet)
         """)
     static let upsert = PreparedStatement(name: "crm_api_upsert", sql: """
         SELECT outcome, contact_id, payload::text
-          FROM crm_api_upsert($1::bytea, $2::bigint, $3::bigint, $4, $5, $6, $7, $8::inet, $9, $10, $11, $12, $13)
+          FROM crm_api_upsert(crm_actor($1::bytea, $14, $15), $2::bigint, $3::bigint, $4, $5, $6, $7, $8::inet, $9, $10, $11, $12, $13)
         """)
     static let suppress = PreparedStatement(name: "crm_api_suppress", sql: """
-        SELECT outcome, contact_id, payload::text FROM crm_api_suppress($1::bytea, $2::bigint, $3::bigint, $4, $5)
+        SELECT outcome, contact_id, payload::text FROM crm_api_suppress(crm_actor($1::bytea, $6, $7), $2::bigint, $3::bigint, $4, $5)
         """)
     static let createIdempotent = PreparedStatement(name: "crm_api_create_idempotent", sql: """
         SELECT outcome, contact_id, payload::text, replayed
-          FROM crm_api_create_idempotent($1::bytea, $2::bigint, $3, $4::bytea, $5, $6, $7, $8, $9::inet)
+          FROM crm_api_create_idempotent(crm_actor($1::bytea, $10, $11), $2::bigint, $3, $4::bytea, $5, $6, $7, $8, $9::inet)
         """)
     static let delete = PreparedStatement(name: "crm_api_delete", sql: """
-        SELECT outcome, contact_id, payload::text FROM crm_api_delete($1::bytea, $2::bigint, $3::bigint, $4, $5)
+        SELECT outcome, contact_id, payload::text FROM crm_api_delete(crm_actor($1::bytea, $6, $7), $2::bigint, $3::bigint, $4, $5)
         """)
 
     public func create(keyHash: [UInt8], listing: Int64, firstName: String?, lastName: String?,
-                       email: String?, phone: String?, ipAddress: String?) async throws -> WriteOutcome {
-        try await write(Self.create, [PostgresBytes(keyHash), listing, firstName, lastName, email, phone, ipAddress])
+                       email: String?, phone: String?, ipAddress: String?, actor: ChangeActor = .none) async throws -> WriteOutcome {
+        try await write(Self.create, [PostgresBytes(keyHash), listing, firstName, lastName, email, phone, ipAddress,
+                                      actor.keyPrefix, actor.requestID])
     }
 
     /// POST with an Idempotency-Key (sql/011): the answer of the first request with `idempotency`,
     /// replayed (`replayed` true) to a request with its fingerprint; or the create, its answer
     /// stored in the same transaction.
     public func create(keyHash: [UInt8], listing: Int64, idempotency: IdempotencyKey, firstName: String?, lastName: String?,
-                       email: String?, phone: String?, ipAddress: String?) async throws -> (WriteOutcome, replayed: Bool) {
+                       email: String?, phone: String?, ipAddress: String?,
+                       actor: ChangeActor = .none) async throws -> (WriteOutcome, replayed: Bool) {
         let row = try await pool.withConnection {
             try await $0.execute(Self.createIdempotent, [
                 PostgresBytes(keyHash), listing, idempotency.value, PostgresBytes(idempotency.fingerprint),
-                firstName, lastName, email, phone, ipAddress,
+                firstName, lastName, email, phone, ipAddress, actor.keyPrefix, actor.requestID,
             ])
         }[0]
         return (try Self.outcome(of: row), try row.decode(Bool.self, column: 3))
     }
 
     public func upsert(keyHash: [UInt8], listing: Int64, id: Int64?, firstName: FieldInput, lastName: FieldInput,
-                       email: FieldInput, phone: FieldInput, ipAddress: String?, ipGiven: Bool) async throws -> WriteOutcome {
+                       email: FieldInput, phone: FieldInput, ipAddress: String?, ipGiven: Bool,
+                       actor: ChangeActor = .none) async throws -> WriteOutcome {
         try await write(Self.upsert, [
             PostgresBytes(keyHash), listing, id, firstName.value, lastName.value, email.value, phone.value, ipAddress,
-            firstName.isGiven, lastName.isGiven, email.isGiven, phone.isGiven, ipGiven,
+            firstName.isGiven, lastName.isGiven, email.isGiven, phone.isGiven, ipGiven, actor.keyPrefix, actor.requestID,
         ])
     }
 
@@ -133,8 +138,9 @@ public struct ContactStore: Sendable {
     /// first, in a transaction of their own (`crm_api_suppress`, sql/013), then deleted: a writer
     /// racing the erasure meets either the contact or its suppression, never neither.
     public func delete(keyHash: [UInt8], listing: Int64, id: Int64?, email: String?, phone: String?,
-                       erase: Bool = false) async throws -> WriteOutcome {
-        let parameters: [(any PostgresEncodable)?] = [PostgresBytes(keyHash), listing, id, email, phone]
+                       erase: Bool = false, actor: ChangeActor = .none) async throws -> WriteOutcome {
+        let parameters: [(any PostgresEncodable)?] = [PostgresBytes(keyHash), listing, id, email, phone,
+                                                      actor.keyPrefix, actor.requestID]
         if erase {
             let suppression = try await write(Self.suppress, parameters)
             guard suppression == .suppressed else { return suppression }

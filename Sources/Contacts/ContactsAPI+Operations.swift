@@ -5,25 +5,26 @@ import HTTP
 /// scope in the same statement), then the response.
 extension ContactsAPI {
     func perform(_ operation: ContactOperation, keyHash: [UInt8], listing: Int64,
-                 idempotency: IdempotencyKey? = nil) async throws -> HTTPResponse {
+                 idempotency: IdempotencyKey? = nil, actor: ChangeActor = .none) async throws -> HTTPResponse {
         let outcome: ContactStore.WriteOutcome
         switch operation {
         case let .create(firstName, lastName, email, phone, ipAddress):
             if let idempotency {
                 let (stored, replayed) = try await store.create(
                     keyHash: keyHash, listing: listing, idempotency: idempotency, firstName: firstName, lastName: lastName,
-                    email: email, phone: phone, ipAddress: ipAddress)
+                    email: email, phone: phone, ipAddress: ipAddress, actor: actor)
                 if replayed { return Self.replay(stored) }
                 outcome = stored
             } else {
                 outcome = try await store.create(keyHash: keyHash, listing: listing, firstName: firstName, lastName: lastName,
-                                                 email: email, phone: phone, ipAddress: ipAddress)
+                                                 email: email, phone: phone, ipAddress: ipAddress, actor: actor)
             }
         case let .upsert(id, firstName, lastName, email, phone, ipAddress, ipGiven):
             outcome = try await store.upsert(keyHash: keyHash, listing: listing, id: id, firstName: firstName, lastName: lastName,
-                                             email: email, phone: phone, ipAddress: ipAddress, ipGiven: ipGiven)
+                                             email: email, phone: phone, ipAddress: ipAddress, ipGiven: ipGiven, actor: actor)
         case let .delete(id, email, phone, erase):
-            outcome = try await store.delete(keyHash: keyHash, listing: listing, id: id, email: email, phone: phone, erase: erase)
+            outcome = try await store.delete(keyHash: keyHash, listing: listing, id: id, email: email, phone: phone, erase: erase,
+                                             actor: actor)
             if outcome == .notFound { throw APIError.deleteTargetNotFound }
         case .search(let filters):
             return try await search(filters, keyHash: keyHash, listing: listing)

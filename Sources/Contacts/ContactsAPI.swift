@@ -26,6 +26,8 @@ public struct ContactsAPI: Sendable {
     public let databaseErrors = DatabaseErrorCounter()
     /// `/readyz`'s ping: one in flight at a time, waited for at most `readinessTimeout`.
     public let readinessProbe: ReadinessProbe
+    /// `/crm/{listing_id}/changes`' reads.
+    public let changeFeed: ChangeFeed
 
     public init(store: ContactStore, metrics: MetricsRegistry = MetricsRegistry(), trustedProxies: Set<String> = [],
                 openAPIDocument: [UInt8] = [], readinessTimeout: Duration = .seconds(1)) {
@@ -34,6 +36,7 @@ public struct ContactsAPI: Sendable {
         self.trustedProxies = trustedProxies
         self.openAPIDocument = openAPIDocument
         readinessProbe = ReadinessProbe(pool: store.pool, timeout: readinessTimeout, errors: databaseErrors)
+        changeFeed = ChangeFeed(pool: store.pool)
     }
 
     /// `/healthz`'s answer, built once: it is what load balancers poll.
@@ -81,6 +84,7 @@ public struct ContactsAPI: Sendable {
             }
             throw error
         }
-        return try await perform(operation, keyHash: key.digest, listing: listing, idempotency: idempotency)
+        return try await perform(operation, keyHash: key.digest, listing: listing, idempotency: idempotency,
+                                 actor: ChangeActor(keyPrefix: key.prefix, requestID: context.requestID))
     }
 }

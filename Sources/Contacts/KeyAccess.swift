@@ -17,7 +17,7 @@ public enum KeyAccess: Sendable, Equatable {
     /// The `403` for a request needing `scope` that this access does not allow: the plain one
     /// unless the key is granted the listing.
     public func refusal(needing scope: KeyScope) -> APIError {
-        if case .granted = self { return .missingScope(scope) }
+        if case .granted(let scopes) = self, !scopes.contains(scope) { return .missingScope(scope) }
         return .forbidden
     }
 

@@ -55,6 +55,9 @@ struct ServeCommand: AsyncParsableCommand {
     var authFailureRate: Int?
     @Option(name: .customLong("log-format"), help: "Access log format: logfmt or json (env CRM_LOG_FORMAT; default logfmt)")
     var logFormat: String?
+    @Option(name: .customLong("change-retention-days"),
+            help: "Days change feed events are kept; older ones are purged, and a cursor before them gets 410 (env CRM_CHANGE_RETENTION_DAYS; default 7)")
+    var changeRetentionDays: Int?
     @Option(name: .customLong("shutdown-grace"),
             help: "Seconds to finish requests in flight after SIGTERM/SIGINT (env CRM_SHUTDOWN_GRACE; default 10)")
     var shutdownGrace: Double?
@@ -110,6 +113,7 @@ struct ServeSettings {
     let authFailureRate: Int
     let logFormat: AccessLog.Format
     let shutdownGrace: Double
+    let changeRetentionDays: Int
 
     init(command: ServeCommand) throws {
         host = command.host ?? Environment.value("CRM_HOST") ?? "::"
@@ -133,6 +137,7 @@ struct ServeSettings {
             throw ValidationError("max-buffered-bytes (CRM_MAX_BUFFERED_BYTES) must be at least 4 × (max-body-bytes + 16384)")
         }
         shutdownGrace = try Self.pick(command.shutdownGrace, "CRM_SHUTDOWN_GRACE", 10, in: 0...3600)
+        changeRetentionDays = try Self.pick(command.changeRetentionDays, "CRM_CHANGE_RETENTION_DAYS", 7, in: 1...3650)
         if command.rateLimitBurst != nil || Environment.value("CRM_RATE_LIMIT_BURST") != nil {
             rateLimitBurst = try Self.pick(command.rateLimitBurst, "CRM_RATE_LIMIT_BURST", 1, in: 1...1_000_000)
         } else {

@@ -17,7 +17,7 @@ extension ServeSettings {
         http.maxConnections = maxConnections
         http.handlerTimeout = .seconds(handlerTimeout)
         http.maxBufferedBytes = maxBufferedBytes
-        return ApplicationConfiguration(
+        var configuration = ApplicationConfiguration(
             database: connection,
             pool: ConnectionPoolConfiguration(maxConnections: poolSize, acquireTimeout: .seconds(acquireTimeout)),
             http: http,
@@ -26,5 +26,7 @@ extension ServeSettings {
             keyGate: .init(burst: rateLimitBurst, authFailureRate: authFailureRate),
             accessLog: AccessLog(format: logFormat),
             errorLog: ErrorLog(format: logFormat))
+        configuration.changeRetentionDays = changeRetentionDays
+        return configuration
     }
 }

@@ -227,7 +227,7 @@ final class IdempotencyTests: ContactsTestCase {
             _ = try postWithKey("p\(index)", .form([("email", "p\(index)@example.com")]))
         }
         try sql("UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE idempotency_key IN ('p0', 'p1', 'p2')")
-        let purger = IdempotencyKeyPurger(pool: pool, batchSize: 2)
+        let purger = RetentionPurger.idempotencyKeys(pool: pool, batchSize: 2)
         let purged = try await purger.purgeExpired()
         XCTAssertEqual(purged, 3)
         let left = try await { () async throws -> [String] in

@@ -172,6 +172,7 @@ final class OpenAPIResponseTests: ContactsTestCase {
         "429": "RateLimitTests.testALimitedKeyGets429WithHeadersAndRecoversAfterTheWindow",
         "500": "InternalErrorTests.testAFailingSQLFunctionIsA500WithoutDetailAndChangesNothing",
         "503": "DatabaseOutageTests.testEveryMethodIs503WithRetryAfterWhileTheDatabaseIsStopped",
+        "410": "ChangeFeedTests.testACursorOlderThanWhatIsKeptIs410",
     ]
 
     func testEveryKindOfAnswerMatchesItsDocumentedSchema() throws {
@@ -205,10 +206,16 @@ final class OpenAPIResponseTests: ContactsTestCase {
         XCTAssertEqual(try delete(1, [("id", "\(created)")]).status, 202)
         XCTAssertEqual(try delete(1, [("id", "\(created)")]).status, 404)
         XCTAssertEqual(try call("PATCH", "/nowhere", key: keyA).status, 404)
+        for method in ["GET", "HEAD"] {
+            XCTAssertEqual(try call(method, "/crm/1/changes", key: keyA).status, 200)
+            XCTAssertEqual(try call(method, "/crm/1/changes?limit=0", key: keyA).status, 400)
+            XCTAssertEqual(try call(method, "/crm/1/changes", key: keyB).status, 403)
+            XCTAssertEqual(try call(method, "/crm/1/changes", key: keyA, body: csv).status, 415)
+        }
         for route in RouteTable.routes {
             let path = route.template.replacingOccurrences(of: "{listing_id}", with: "1")
             XCTAssertEqual(try call("PATCH", path, key: keyA).status, 405, path)
-            if route.template != "/crm/{listing_id}" {
+            if !route.keyGated {
                 for method in route.methods.map(\.name) {
                     XCTAssertEqual(try call(method, path, key: nil).status, 200, "\(method) \(path)")
                 }

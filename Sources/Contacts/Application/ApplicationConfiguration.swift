@@ -43,8 +43,11 @@ public struct ApplicationConfiguration: Sendable {
     public var errorLog: ErrorLog?
     /// Extra middleware, outermost of all (the tests record every answer with one).
     public var outerMiddleware: [any Middleware]
-    /// How often stored Idempotency-Key answers older than 24 hours are purged.
-    public var idempotencyPurgeInterval: Duration = .seconds(300)
+    /// How often expired rows are purged: stored Idempotency-Key answers older than 24 hours,
+    /// change feed events older than ``changeRetentionDays``.
+    public var purgeInterval: Duration = .seconds(300)
+    /// Days change feed events are kept (`--change-retention-days`).
+    public var changeRetentionDays: Int = 7
     /// Sees every answer the HTTP server makes itself (a protocol error), after the application rendered it.
     public var protocolErrorObserver: (@Sendable (HTTPResponse) -> Void)?
 

@@ -20,7 +20,9 @@ public final class CRMApplication: Sendable {
     public let metrics: MetricsRegistry
     public let server: HTTPServer
     /// Deletes stored Idempotency-Key answers after 24 hours, in the background.
-    public let idempotencyKeyPurger: IdempotencyKeyPurger
+    public let idempotencyKeyPurger: RetentionPurger
+    /// Deletes change feed events after the configured retention, in the background.
+    public let changePurger: RetentionPurger
     private let chain: Responder
 
     /// Builds the service on `loops`, shared by the HTTP server and the pool's partitions (a
@@ -48,8 +50,10 @@ public final class CRMApplication: Sendable {
         server = HTTPServer(configuration: Self.serverConfiguration(configuration, observers: observers), loops: loops,
                             handler: { [chain] request in await Self.respond(to: request, chain: chain) })
         ServiceMetrics.declare(in: metrics, server: server)
-        idempotencyKeyPurger = IdempotencyKeyPurger(pool: pool, interval: configuration.idempotencyPurgeInterval,
-                                                    databaseErrors: api.databaseErrors)
+        idempotencyKeyPurger = .idempotencyKeys(pool: pool, interval: configuration.purgeInterval,
+                                                databaseErrors: api.databaseErrors)
+        changePurger = .changes(pool: pool, days: configuration.changeRetentionDays, interval: configuration.purgeInterval,
+                                databaseErrors: api.databaseErrors)
     }
 
     /// Answers one request through the whole chain, as the server does; never throws.
@@ -61,6 +65,7 @@ public final class CRMApplication: Sendable {
     public func start() throws {
         try server.start()
         idempotencyKeyPurger.start()
+        changePurger.start()
     }
 
     /// Stops accepting, finishes the requests in flight within `gracePeriod`, and flushes the
@@ -68,6 +73,7 @@ public final class CRMApplication: Sendable {
     /// query stuck on an unreachable database may need abandoning.
     public func stopServing(gracePeriod: Duration) async {
         idempotencyKeyPurger.stop()
+        changePurger.stop()
         await server.shutdown(gracePeriod: gracePeriod)
         configuration.accessLog?.close()
         configuration.errorLog?.close()

@@ -23,6 +23,7 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         case `internal`
         case idempotencyKeyReused = "idempotency_key_reused"
         case idempotencyKeyInFlight = "idempotency_key_in_flight"
+        case cursorExpired = "cursor_expired"
     }
 
     public let status: Int
@@ -96,6 +97,11 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let idempotencyKeyInFlight = APIError(
         status: 409, code: .idempotencyKeyInFlight,
         message: "A request with this Idempotency-Key is still being processed; retry shortly.", retryAfterSeconds: 1)
+
+    /// A change feed cursor older than the events kept (API.md §10).
+    public static let cursorExpired = APIError(
+        status: 410, code: .cursorExpired,
+        message: "This cursor is older than the changes kept; read the listing again (export) and follow its cursor.")
 
     public static let unavailable = APIError(status: 503, code: .unavailable, message: "The database is unavailable; try again shortly.")
     public static let `internal` = APIError(status: 500, code: .internal, message: "An unexpected error occurred.")

@@ -20,6 +20,12 @@ public enum RouteTable {
         ], keyGated: true, methodNotAllowedMessage: "This endpoint supports GET, HEAD, POST, PUT and DELETE.") {
             try await $0.contacts($1)
         },
+        Route("/crm/{listing_id}/changes", methods: [
+            Route.Method("GET", scope: .read, statuses: [200, 400, 403, 410, 415, 429, 500, 503]),
+            Route.Method("HEAD", scope: .read, statuses: [200, 400, 403, 410, 415, 429, 500, 503]),
+        ], keyGated: true) {
+            try await $0.changes($1)
+        },
         .operations("/healthz", statuses: [200]) { _, _ in ContactsAPI.healthy },
         .operations("/readyz", statuses: [200, 503]) { api, _ in await api.readiness() },
         .operations("/metrics", statuses: [200]) { api, _ in api.metricsPage() },

@@ -1,0 +1,34 @@
+import HTTP
+
+/// `GET /crm/{listing_id}/changes` (API.md §10): a page of the listing's change feed after the
+/// `after` cursor, oldest first, with `next_after` always present.
+extension ContactsAPI {
+    func changes(_ context: RequestContext) async throws -> HTTPResponse {
+        guard let listing = context.listing, let key = context.presentedKey else { throw APIError.forbidden }
+        let cursor: ChangeCursor?
+        let limit: Int
+        do {
+            let parameters = try RequestParameters(context.request)
+            cursor = try ChangeCursor.parse(parameters["after"], listing: listing)
+            limit = Int(try ContactValidation.integer("limit", parameters["limit"], in: 1...1000) ?? 100)
+        } catch {
+            // As for contacts: a key without the grant or the scope learns nothing of its parameters.
+            let access = try await store.access(keyHash: key.digest, listing: listing)
+            guard access.allows(.read) else { throw access.refusal(needing: .read) }
+            throw error
+        }
+        switch try await changeFeed.page(keyHash: key.digest, listing: listing, after: cursor, limit: limit) {
+        case .refused:
+            throw try await store.access(keyHash: key.digest, listing: listing).refusal(needing: .read)
+        case .expired:
+            throw APIError.cursorExpired
+        case .page(let page):
+            return APIResponse.success(200, "\(page.count) change(s).", capacity: page.count * 512) { data in
+                data.key("results")
+                page.writeResults(to: &data)
+                data.key("next_after")
+                data.string(page.nextAfter.description)
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+-- 014: the change feed (API.md §10): every committed change to a contact, written by the
+-- database in the transaction of the change, read in commit-safe order.
+--
+-- Events. Three statement-level triggers on `contacts` (after INSERT, UPDATE, DELETE; their
+-- transition tables hold the statement's rows) write one `contact_changes` row per contact
+-- changed, so every writer — the API, plain SQL, later imports — produces them, and a
+-- rolled-back change leaves none. An update that changes no stored value records nothing; an
+-- update's `changed` lists the API's names of the fields whose value changed. A deletion keeps
+-- only the contact id: no event holds a name, email or phone (the feed shows the contact as
+-- it is now, from `contacts`). The actor comes from two transaction-local settings,
+-- `crm.key_prefix` and `crm.request_id`, which the service sets in the statement that writes
+-- (`crm_actor`); a plain SQL writer leaves them unset (null).
+--
+-- The cursor. An event's position is (txid, seq): the writing transaction's id (xid8) and a
+-- sequence number. Sequence numbers and timestamps are taken before commit, so a transaction
+-- holding 100 can commit after one holding 101; a reader that went past 101 would never see
+-- 100. Transaction ids have the same problem, but PostgreSQL tells which ones can still
+-- commit: every transaction with an id below the current snapshot's xmin has ended. A page
+-- shows only events of transactions below that horizon, in (txid, seq) order, so nothing can
+-- ever appear behind a cursor: a reader following `next_after` sees each committed change
+-- exactly once. The price: an event is visible only once every transaction older than its
+-- own has ended, so a long transaction anywhere on the cluster holds the feed back (the
+-- technique and the trade-off of PgQ and of Marten's high-water mark).
+--
+-- Retention: the service deletes events older than `--change-retention-days` in batches and
+-- records the newest position deleted in `change_feed_state`; a cursor before it has lost
+-- events (410 cursor_expired).
+
+CREATE TYPE crm_change_type AS ENUM ('contact.created', 'contact.updated', 'contact.deleted');
+
+CREATE SEQUENCE contact_changes_seq;
+
+CREATE TABLE contact_changes (
+    listing_id       bigint NOT NULL,
+    txid             xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    seq              bigint NOT NULL DEFAULT nextval('contact_changes_seq'),
+    change_type      crm_change_type NOT NULL,
+    contact_id       bigint NOT NULL,
+    changed          text[],
+    occurred_at      timestamptz NOT NULL DEFAULT now(),
+    actor_key_prefix text,
+    actor_request_id text,
+    PRIMARY KEY (listing_id, txid, seq)
+);
+CREATE INDEX contact_changes_occurred_at_idx ON contact_changes (occurred_at);
+
+-- The newest position purged (one row); (0, 0) before any purge.
+CREATE TABLE change_feed_state (
+    singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    purged_txid xid8 NOT NULL DEFAULT '0',
+    purged_seq  bigint NOT NULL DEFAULT 0
+);
+INSERT INTO change_feed_state DEFAULT VALUES;
+
+-- Sets the actor for the changes of this transaction and returns `p_key_hash`, so the write
+-- function's first argument carries it and it is set before the write runs.
+CREATE FUNCTION crm_actor(p_key_hash bytea, p_key_prefix text, p_request_id text) RETURNS bytea
+    LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM set_config('crm.key_prefix', coalesce(p_key_prefix, ''), true),
+            set_config('crm.request_id', coalesce(p_request_id, ''), true);
+    RETURN p_key_hash;
+END
+$$;
+
+CREATE FUNCTION crm_contacts_record_inserts() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO contact_changes (listing_id, change_type, contact_id, actor_key_prefix, actor_request_id)
+    SELECT n.listing_id, 'contact.created', n.contact_id,
+           nullif(current_setting('crm.key_prefix', true), ''), nullif(current_setting('crm.request_id', true), '')
+      FROM new_rows n ORDER BY n.contact_id;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION crm_contacts_record_updates() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO contact_changes (listing_id, change_type, contact_id, changed, actor_key_prefix, actor_request_id)
+    SELECT n.listing_id, 'contact.updated', n.contact_id, d.changed,
+           nullif(current_setting('crm.key_prefix', true), ''), nullif(current_setting('crm.request_id', true), '')
+      FROM new_rows n
+      JOIN old_rows o ON o.listing_id = n.listing_id AND o.contact_id = n.contact_id
+     CROSS JOIN LATERAL (SELECT array_remove(ARRAY[
+               CASE WHEN n.first_name IS DISTINCT FROM o.first_name THEN 'first_name' END,
+               CASE WHEN n.last_name IS DISTINCT FROM o.last_name THEN 'last_name' END,
+               CASE WHEN n.email IS DISTINCT FROM o.email THEN 'email' END,
+               CASE WHEN n.phone IS DISTINCT FROM o.phone THEN 'phone' END,
+               CASE WHEN n.ip_address IS DISTINCT FROM o.ip_address THEN 'ip_address' END,
+               CASE WHEN n.source IS DISTINCT FROM o.source THEN 'source' END,
+               CASE WHEN n.status IS DISTINCT FROM o.status THEN 'status' END], NULL) AS changed) d
+     WHERE cardinality(d.changed) > 0
+     ORDER BY n.contact_id;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION crm_contacts_record_deletes() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO contact_changes (listing_id, change_type, contact_id, actor_key_prefix, actor_request_id)
+    SELECT o.listing_id, 'contact.deleted', o.contact_id,
+           nullif(current_setting('crm.key_prefix', true), ''), nullif(current_setting('crm.request_id', true), '')
+      FROM old_rows o ORDER BY o.contact_id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER contacts_record_inserts AFTER INSERT ON contacts
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION crm_contacts_record_inserts();
+CREATE TRIGGER contacts_record_updates AFTER UPDATE ON contacts
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION crm_contacts_record_updates();
+CREATE TRIGGER contacts_record_deletes AFTER DELETE ON contacts
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION crm_contacts_record_deletes();
+
+-- Deletes up to `p_batch` events older than `p_older_than` and moves the purge position past
+-- them; returns how many. Events are deleted in position order, so every position below the
+-- recorded one is gone and every one above it is kept.
+CREATE FUNCTION crm_purge_changes(p_older_than interval, p_batch integer) RETURNS integer
+    LANGUAGE plpgsql AS $$
+DECLARE
+    v_count integer;
+    v_txid xid8;
+    v_seq bigint;
+BEGIN
+    PERFORM FROM change_feed_state FOR UPDATE;  -- one purger at a time
+    WITH doomed AS (
+        SELECT listing_id, txid, seq FROM contact_changes
+         WHERE occurred_at < now() - p_older_than
+           AND txid < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY txid, seq
+         LIMIT p_batch),
+    gone AS (
+        DELETE FROM contact_changes c USING doomed d
+         WHERE c.listing_id = d.listing_id AND c.txid = d.txid AND c.seq = d.seq
+        RETURNING c.txid, c.seq)
+    SELECT count(*)::integer, max(g.txid), (array_agg(g.seq ORDER BY g.txid DESC, g.seq DESC))[1]
+      INTO v_count, v_txid, v_seq FROM gone g;
+    IF v_count > 0 THEN
+        UPDATE change_feed_state s SET purged_txid = v_txid, purged_seq = v_seq
+         WHERE (v_txid, v_seq) > (s.purged_txid, s.purged_seq);
+    END IF;
+    RETURN v_count;
+END
+$$;
