@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 SEED=${SEED:-100000} OTHERS=${OTHERS:-${SEED:-100000}} IDLE=${IDLE:-10000} DURATION=${DURATION:-10} CONNECTIONS=${CONNECTIONS:-64} POOL=${POOL:-16}
-SCENARIOS=${SCENARIOS:-"get_by_email get_by_id search_name list_page put_update post_create delete_recreate mixed"}
+SCENARIOS=${SCENARIOS:-"get_by_email get_by_id search_name list_page changes_page put_update post_create delete_recreate mixed"}
 PORT=18180 NGINX_PORT=18182
 OUT=bench/results
 mkdir -p "$OUT"
@@ -101,13 +101,14 @@ pgbench_run() {
 MIN=$ROOT/bench/pgbench/minimal
 declare -A MINIMAL=(
   [get_by_email]="-f $MIN/get_by_email.sql" [get_by_id]="-f $MIN/get_by_id.sql" [search_name]="-f $MIN/search_name.sql"
-  [list_page]="-f $MIN/list_page.sql" [put_update]="-f $MIN/put_update.sql" [post_create]="-f $MIN/post_create.sql"
+  [list_page]="-f $MIN/list_page.sql" [changes_page]="-f $MIN/changes_page.sql" [put_update]="-f $MIN/put_update.sql" [post_create]="-f $MIN/post_create.sql"
   [delete_recreate]="-f $MIN/delete_recreate.sql"
   [mixed]="-f $MIN/get_by_email.sql@80 -f $MIN/put_update.sql@10 -f $MIN/post_create.sql@5 -f $MIN/search_name.sql@5"
 )
 declare -A SQLFILES=(
   [get_by_email]="-f $ROOT/bench/pgbench/get_by_email.sql" [get_by_id]="-f $ROOT/bench/pgbench/get_by_id.sql"
   [search_name]="-f $ROOT/bench/pgbench/search_name.sql" [list_page]="-f $ROOT/bench/pgbench/list_page.sql"
+  [changes_page]="-f $ROOT/bench/pgbench/changes_page.sql"
   [put_update]="-f $ROOT/bench/pgbench/put_update.sql" [post_create]="-f $ROOT/bench/pgbench/post_create.sql"
   [delete_recreate]="-f $ROOT/bench/pgbench/delete_recreate.sql"
   [mixed]="-f $ROOT/bench/pgbench/get_by_email.sql@80 -f $ROOT/bench/pgbench/put_update.sql@10 -f $ROOT/bench/pgbench/post_create.sql@5 -f $ROOT/bench/pgbench/search_name.sql@5"
