@@ -28,15 +28,22 @@ public struct ContactsAPI: Sendable {
     public let readinessProbe: ReadinessProbe
     /// `/crm/{listing_id}/changes`' reads.
     public let changeFeed: ChangeFeed
+    /// The listing's webhook endpoints.
+    public let webhookStore: WebhookStore
+    /// Which hosts a webhook may call (`--webhook-allow-private`).
+    public let webhookAddresses: AddressPolicy
 
     public init(store: ContactStore, metrics: MetricsRegistry = MetricsRegistry(), trustedProxies: Set<String> = [],
-                openAPIDocument: [UInt8] = [], readinessTimeout: Duration = .seconds(1)) {
+                openAPIDocument: [UInt8] = [], readinessTimeout: Duration = .seconds(1),
+                webhookAddresses: AddressPolicy = AddressPolicy(allowsPrivate: false)) {
         self.store = store
         self.metrics = metrics
         self.trustedProxies = trustedProxies
         self.openAPIDocument = openAPIDocument
         readinessProbe = ReadinessProbe(pool: store.pool, timeout: readinessTimeout, errors: databaseErrors)
         changeFeed = ChangeFeed(pool: store.pool)
+        webhookStore = WebhookStore(pool: store.pool)
+        self.webhookAddresses = webhookAddresses
     }
 
     /// `/healthz`'s answer, built once: it is what load balancers poll.

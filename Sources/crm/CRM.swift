@@ -27,7 +27,7 @@ struct CRM: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crm",
         abstract: "Contacts CRM API service.",
-        subcommands: [ServeCommand.self, MigrateCommand.self, KeyCommand.self, BlacklistCommand.self]
+        subcommands: [ServeCommand.self, MigrateCommand.self, KeyCommand.self, BlacklistCommand.self, WebhookCommand.self]
     )
 
     static func main() async {

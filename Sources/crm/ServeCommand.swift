@@ -58,6 +58,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("change-retention-days"),
             help: "Days change feed events are kept; older ones are purged, and a cursor before them gets 410 (env CRM_CHANGE_RETENTION_DAYS; default 7)")
     var changeRetentionDays: Int?
+    @Flag(name: .customLong("webhook-allow-private"),
+          help: "Let webhooks call loopback, private and link-local addresses (env CRM_WEBHOOK_ALLOW_PRIVATE=1; default: refused)")
+    var webhookAllowPrivate = false
     @Option(name: .customLong("shutdown-grace"),
             help: "Seconds to finish requests in flight after SIGTERM/SIGINT (env CRM_SHUTDOWN_GRACE; default 10)")
     var shutdownGrace: Double?
@@ -114,6 +117,7 @@ struct ServeSettings {
     let logFormat: AccessLog.Format
     let shutdownGrace: Double
     let changeRetentionDays: Int
+    let webhookAllowPrivate: Bool
 
     init(command: ServeCommand) throws {
         host = command.host ?? Environment.value("CRM_HOST") ?? "::"
@@ -138,6 +142,7 @@ struct ServeSettings {
         }
         shutdownGrace = try Self.pick(command.shutdownGrace, "CRM_SHUTDOWN_GRACE", 10, in: 0...3600)
         changeRetentionDays = try Self.pick(command.changeRetentionDays, "CRM_CHANGE_RETENTION_DAYS", 7, in: 1...3650)
+        webhookAllowPrivate = command.webhookAllowPrivate || Environment.value("CRM_WEBHOOK_ALLOW_PRIVATE") == "1"
         if command.rateLimitBurst != nil || Environment.value("CRM_RATE_LIMIT_BURST") != nil {
             rateLimitBurst = try Self.pick(command.rateLimitBurst, "CRM_RATE_LIMIT_BURST", 1, in: 1...1_000_000)
         } else {

@@ -27,6 +27,7 @@ extension ServeSettings {
             accessLog: AccessLog(format: logFormat),
             errorLog: ErrorLog(format: logFormat))
         configuration.changeRetentionDays = changeRetentionDays
+        configuration.webhookAllowPrivate = webhookAllowPrivate
         return configuration
     }
 }

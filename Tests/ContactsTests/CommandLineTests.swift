@@ -114,6 +114,26 @@ final class CommandLineTests: XCTestCase {
         await connection.close()
     }
 
+    func testWebhookAddPrintsTheSecretLastAndListAndRemoveWork() async throws {
+        let added = try crm("webhook", "add", "--listing", "6", "--url", "https://93.184.216.34/h", "--event", "contact.deleted")
+        XCTAssertEqual(added.status, 0, added.standardError)
+        let lines = added.standardOutput.split(separator: "\n")
+        XCTAssertNotNil(lines.last?.wholeMatch(of: /whsec_[A-Za-z0-9+\/]{43}=/), added.standardOutput)
+        let listed = try crm("webhook", "list", "--listing", "6")
+        XCTAssertTrue(listed.standardOutput.contains("\t6\thttps://93.184.216.34/h\tcontact.deleted\tactive"), listed.standardOutput)
+        XCTAssertFalse(listed.standardOutput.contains(String(lines.last ?? "")), "never the secret")
+        let refused = try crm("webhook", "add", "--listing", "6", "--url", "http://127.0.0.1:9/h")
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.standardError.contains("internal"), refused.standardError)
+        XCTAssertEqual(try crm("webhook", "add", "--listing", "6", "--url", "http://127.0.0.1:9/h", "--webhook-allow-private").status, 0)
+        let connection = try await database.connect()
+        let id = try await connection.query("SELECT min(webhook_id) FROM webhook_endpoints")[0].decode(Int64.self, column: 0)
+        await connection.close()
+        XCTAssertEqual(try crm("webhook", "remove", String(id)).status, 0)
+        XCTAssertEqual(try crm("webhook", "remove", String(id)).status, 1)
+        XCTAssertNotEqual(try crm("webhook", "add", "--listing", "6", "--url", "ftp://x/", "--event", "contact.created").status, 0)
+    }
+
     func testBadArgumentsFailWithOneLineAndNonZeroStatus() throws {
         for arguments in [["key", "create"], ["key", "create", "--listing", "0"], ["key", "create", "--listing", "1", "--scope", "admin"],
                           ["blacklist", "add"],
@@ -128,7 +148,8 @@ final class CommandLineTests: XCTestCase {
 
     func testEveryCommandHasHelp() throws {
         for command in [["serve"], ["migrate"], ["key", "create"], ["key", "revoke"], ["key", "list"],
-                        ["blacklist", "add"], ["blacklist", "remove"], ["blacklist", "list"]] {
+                        ["blacklist", "add"], ["blacklist", "remove"], ["blacklist", "list"],
+                        ["webhook", "add"], ["webhook", "list"], ["webhook", "remove"]] {
             let outcome = try ChildProcess.run(ChildProcess.crmExecutable, command + ["--help"])
             XCTAssertEqual(outcome.status, 0, "\(command)")
             XCTAssertTrue(outcome.standardOutput.contains("USAGE: crm \(command.joined(separator: " "))"), outcome.standardOutput)

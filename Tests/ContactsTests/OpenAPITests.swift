@@ -235,11 +235,40 @@ final class OpenAPIResponseTests: ContactsTestCase {
         let duplicate = [("Idempotency-Key", "doc-2")]
         XCTAssertEqual(try call("POST", "/crm/1", key: keyA, body: .form([("email", "doc@example.com")]), headers: duplicate).status, 409)
         XCTAssertEqual(try call("POST", "/crm/1", key: keyA, body: .form([("email", "doc@example.com")]), headers: duplicate).status, 409)
+        try provokeWebhookAnswers(csv: csv)
         for method in ["GET", "HEAD"] {
             XCTAssertEqual(try call(method, "/crm/1/changes", key: keyA).status, 200)
             XCTAssertEqual(try call(method, "/crm/1/changes?limit=0", key: keyA).status, 400)
             XCTAssertEqual(try call(method, "/crm/1/changes", key: keyB).status, 403)
             XCTAssertEqual(try call(method, "/crm/1/changes", key: keyA, body: csv).status, 415)
         }
+    }
+
+    /// The webhook endpoints' answers (API.md §11).
+    private func provokeWebhookAnswers(csv: Body) throws {
+        let database = self.database!
+        let hooks = try blocking {
+            let connection = try await database.connect()
+            let key = try await AdminStore(connection: connection).createKey(listings: [1], name: "hooks", rateLimit: nil, scopes: [.webhooks])
+            await connection.close()
+            return key
+        }
+        let added = try call("POST", "/crm/1/webhooks", key: hooks, body: .form([("url", "https://93.184.216.34/h")]))
+        XCTAssertEqual(added.status, 201)
+        XCTAssertEqual(try call("POST", "/crm/1/webhooks", key: hooks, body: .form([("url", "http://127.0.0.1/h")])).status, 400)
+        XCTAssertEqual(try call("POST", "/crm/1/webhooks", key: keyA, body: .form([("url", "https://93.184.216.34/h")])).status, 403)
+        XCTAssertEqual(try call("POST", "/crm/1/webhooks", key: hooks, body: csv).status, 415)
+        for method in ["GET", "HEAD"] {
+            XCTAssertEqual(try call(method, "/crm/1/webhooks", key: hooks).status, 200)
+            XCTAssertEqual(try call(method, "/crm/1/webhooks", key: hooks, body: .json("[1]")).status, 400)
+            XCTAssertEqual(try call(method, "/crm/1/webhooks", key: keyB).status, 403)
+            XCTAssertEqual(try call(method, "/crm/1/webhooks", key: hooks, body: csv).status, 415)
+        }
+        let id = (data(added)["webhook"] as? [String: Any])?["webhook_id"] as? Int ?? 0
+        XCTAssertEqual(try call("DELETE", "/crm/1/webhooks/x", key: hooks).status, 400)
+        XCTAssertEqual(try call("DELETE", "/crm/1/webhooks/\(id)", key: keyB).status, 403)
+        XCTAssertEqual(try call("DELETE", "/crm/1/webhooks/\(id)", key: hooks, body: csv).status, 415)
+        XCTAssertEqual(try call("DELETE", "/crm/1/webhooks/\(id)", key: hooks).status, 202)
+        XCTAssertEqual(try call("DELETE", "/crm/1/webhooks/\(id)", key: hooks).status, 404)
     }
 }

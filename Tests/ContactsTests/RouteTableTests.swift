@@ -39,7 +39,10 @@ final class RouteTableTests: XCTestCase {
     func testEveryKeyGatedMethodNamesTheScopeItNeeds() {
         for route in RouteTable.routes where route.keyGated {
             for method in route.methods {
-                XCTAssertEqual(method.scope, ["GET", "HEAD"].contains(method.name) ? .read : .write, "\(route.template) \(method.name)")
+                // API.md §8: managing webhooks needs `webhooks`; otherwise reads `read`, writes `write`.
+                let expected: KeyScope = route.template.contains("/webhooks") ? .webhooks
+                    : ["GET", "HEAD"].contains(method.name) ? .read : .write
+                XCTAssertEqual(method.scope, expected, "\(route.template) \(method.name)")
             }
         }
         XCTAssertTrue(RouteTable.routes.filter { !$0.keyGated }.allSatisfy { $0.methods.allSatisfy { $0.scope == nil } })

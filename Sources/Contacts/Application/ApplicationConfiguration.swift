@@ -48,6 +48,8 @@ public struct ApplicationConfiguration: Sendable {
     public var purgeInterval: Duration = .seconds(300)
     /// Days change feed events are kept (`--change-retention-days`).
     public var changeRetentionDays: Int = 7
+    /// Whether webhooks may call loopback and private addresses (`--webhook-allow-private`).
+    public var webhookAllowPrivate = false
     /// Sees every answer the HTTP server makes itself (a protocol error), after the application rendered it.
     public var protocolErrorObserver: (@Sendable (HTTPResponse) -> Void)?
 

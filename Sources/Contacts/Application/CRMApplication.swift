@@ -35,7 +35,8 @@ public final class CRMApplication: Sendable {
         self.metrics = metrics
         ServiceMetrics.declare(in: metrics, accessLog: configuration.accessLog, errorLog: configuration.errorLog)
         api = ContactsAPI(store: ContactStore(pool: pool), metrics: metrics, trustedProxies: configuration.trustedProxies,
-                          openAPIDocument: configuration.openAPIDocument, readinessTimeout: configuration.readinessTimeout)
+                          openAPIDocument: configuration.openAPIDocument, readinessTimeout: configuration.readinessTimeout,
+                          webhookAddresses: AddressPolicy(allowsPrivate: configuration.webhookAllowPrivate))
         let gate = configuration.keyGate
         keys = KeyGate(pool: pool, burst: gate.burst, authFailureRate: gate.authFailureRate, capacity: gate.capacity,
                        addressCapacity: gate.addressCapacity)

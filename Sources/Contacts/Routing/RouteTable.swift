@@ -26,6 +26,18 @@ public enum RouteTable {
         ], keyGated: true) {
             try await $0.changes($1)
         },
+        Route("/crm/{listing_id}/webhooks", methods: [
+            Route.Method("GET", scope: .webhooks, statuses: [200, 400, 403, 415, 429, 500, 503]),
+            Route.Method("HEAD", scope: .webhooks, statuses: [200, 400, 403, 415, 429, 500, 503]),
+            Route.Method("POST", scope: .webhooks, statuses: [201, 400, 403, 415, 429, 500, 503]),
+        ], keyGated: true, methodNotAllowedMessage: "This endpoint supports GET, HEAD and POST.") {
+            try await $0.webhooks($1)
+        },
+        Route("/crm/{listing_id}/webhooks/{webhook_id}", methods: [
+            Route.Method("DELETE", scope: .webhooks, statuses: [202, 400, 403, 404, 415, 429, 500, 503]),
+        ], keyGated: true, methodNotAllowedMessage: "This endpoint supports DELETE.") {
+            try await $0.webhook($1)
+        },
         .operations("/healthz", statuses: [200]) { _, _ in ContactsAPI.healthy },
         .operations("/readyz", statuses: [200, 503]) { api, _ in await api.readiness() },
         .operations("/metrics", statuses: [200]) { api, _ in api.metricsPage() },

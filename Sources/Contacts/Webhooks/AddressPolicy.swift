@@ -1,0 +1,92 @@
+import Dispatch
+import Glibc
+
+/// Which addresses a webhook may be sent to (API.md §11, SSRF): none that is loopback,
+/// private, shared (CGNAT), link-local, multicast, broadcast or unspecified, in IPv4 or IPv6
+/// (IPv4-mapped IPv6 addresses judged as their IPv4 address), unless the operator allows
+/// private addresses (`--webhook-allow-private`). A name is resolved and every address it
+/// resolves to must be allowed. Checked when an endpoint is added; deliveries will check the
+/// address they connect to.
+public struct AddressPolicy: Sendable {
+    public let allowsPrivate: Bool
+
+    public init(allowsPrivate: Bool) {
+        self.allowsPrivate = allowsPrivate
+    }
+
+    /// Why `host` may not be called, or nil when it may. Resolves names (on a thread of its
+    /// own: `getaddrinfo` blocks).
+    public func refusal(host: String) async -> String? {
+        if allowsPrivate { return nil }
+        let addresses = await Self.resolve(host)
+        guard !addresses.isEmpty else { return "does not resolve" }
+        if let blocked = addresses.first(where: Self.isPrivate) {
+            return "resolves to \(Self.text(of: blocked)), a loopback, private or otherwise internal address"
+        }
+        return nil
+    }
+
+    /// An address as bytes: 4 (IPv4) or 16 (IPv6).
+    public static func isPrivate(_ address: [UInt8]) -> Bool {
+        if address.count == 16 {
+            if address[0..<10].allSatisfy({ $0 == 0 }) && address[10] == 0xFF && address[11] == 0xFF {
+                return isPrivate(Array(address[12..<16]))  // IPv4-mapped
+            }
+            if address.allSatisfy({ $0 == 0 }) { return true }  // ::
+            if address[0..<15].allSatisfy({ $0 == 0 }) && address[15] == 1 { return true }  // ::1
+            if address[0] & 0xFE == 0xFC { return true }  // fc00::/7 unique local
+            if address[0] == 0xFE && address[1] & 0xC0 == 0x80 { return true }  // fe80::/10 link-local
+            if address[0] == 0xFF { return true }  // multicast
+            if address[0..<12].allSatisfy({ $0 == 0 }) { return true }  // IPv4-compatible (deprecated)
+            return false
+        }
+        guard address.count == 4 else { return true }
+        let (a, b) = (address[0], address[1])
+        return a == 0 || a == 10 || a == 127 || a >= 224  // this network, private, loopback, multicast and reserved
+            || (a == 100 && b & 0xC0 == 64)  // 100.64.0.0/10 shared (CGNAT)
+            || (a == 169 && b == 254)  // link-local (cloud metadata)
+            || (a == 172 && b & 0xF0 == 16) || (a == 192 && b == 168)  // private
+    }
+
+    /// Every address `host` resolves to (an address literal is itself).
+    static func resolve(_ host: String) async -> [[UInt8]] {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: addresses(of: host))
+            }
+        }
+    }
+
+    private static func addresses(of host: String) -> [[UInt8]] {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &list) == 0 else { return [] }
+        defer { freeaddrinfo(list) }
+        var found: [[UInt8]] = []
+        var entry = list
+        while let info = entry?.pointee {
+            if info.ai_family == AF_INET, let address = info.ai_addr {
+                address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                    var ip = $0.pointee.sin_addr
+                    found.append(withUnsafeBytes(of: &ip) { Array($0) })
+                }
+            } else if info.ai_family == AF_INET6, let address = info.ai_addr {
+                address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
+                    var ip = $0.pointee.sin6_addr
+                    found.append(withUnsafeBytes(of: &ip) { Array($0) })
+                }
+            }
+            entry = info.ai_next
+        }
+        return found
+    }
+
+    private static func text(of address: [UInt8]) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let family = address.count == 4 ? AF_INET : AF_INET6
+        _ = address.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &buffer, socklen_t(buffer.count)) }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
