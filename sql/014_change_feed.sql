@@ -44,7 +44,8 @@ CREATE TABLE contact_changes (
     actor_request_id text,
     PRIMARY KEY (listing_id, txid, seq)
 );
-CREATE INDEX contact_changes_occurred_at_idx ON contact_changes (occurred_at);
+-- The whole feed in position order, for the purge.
+CREATE INDEX contact_changes_position_idx ON contact_changes (txid, seq);
 
 -- The newest position purged (one row); (0, 0) before any purge.
 CREATE TABLE change_feed_state (
@@ -72,8 +73,15 @@ BEGIN
   IF TG_OP = 'INSERT' THEN
     INSERT INTO contact_changes (listing_id, change_type, contact_id, actor_key_prefix, actor_request_id)
     VALUES (NEW.listing_id, 'contact.created', NEW.contact_id, nullif(current_setting('crm.key_prefix', true), ''), nullif(current_setting('crm.request_id', true), ''));
+  ELSIF TG_OP = 'UPDATE' AND NEW.listing_id IS DISTINCT FROM OLD.listing_id THEN
+    -- Moved to another listing (plain SQL only): gone from the old one, new in the new one.
+    INSERT INTO contact_changes (listing_id, change_type, contact_id, actor_key_prefix, actor_request_id)
+    VALUES (OLD.listing_id, 'contact.deleted', OLD.contact_id, nullif(current_setting('crm.key_prefix', true), ''), nullif(current_setting('crm.request_id', true), '')),
+           (NEW.listing_id, 'contact.created', NEW.contact_id, nullif(current_setting('crm.key_prefix', true), ''), nullif(current_setting('crm.request_id', true), ''));
   ELSIF TG_OP = 'UPDATE' THEN
     v_changed := array_remove(ARRAY[
+               CASE WHEN NEW.contact_id IS DISTINCT FROM OLD.contact_id THEN 'contact_id' END,
+               CASE WHEN NEW.unique_id IS DISTINCT FROM OLD.unique_id THEN 'unique_id' END,
                CASE WHEN NEW.first_name IS DISTINCT FROM OLD.first_name THEN 'first_name' END,
                CASE WHEN NEW.last_name IS DISTINCT FROM OLD.last_name THEN 'last_name' END,
                CASE WHEN NEW.email IS DISTINCT FROM OLD.email THEN 'email' END,
@@ -93,9 +101,26 @@ END $$;
 CREATE TRIGGER contacts_record_change AFTER INSERT OR UPDATE OR DELETE ON contacts
     FOR EACH ROW EXECUTE FUNCTION crm_contacts_record_change();
 
--- Deletes up to `p_batch` events older than `p_older_than` and moves the purge position past
--- them; returns how many. Events are deleted in position order, so every position below the
--- recorded one is gone and every one above it is kept.
+-- TRUNCATE fires no row trigger: its deletions are recorded before it runs.
+CREATE FUNCTION crm_contacts_record_truncate() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO contact_changes (listing_id, change_type, contact_id, actor_key_prefix, actor_request_id)
+    SELECT c.listing_id, 'contact.deleted', c.contact_id,
+           nullif(current_setting('crm.key_prefix', true), ''), nullif(current_setting('crm.request_id', true), '')
+      FROM contacts c ORDER BY c.listing_id, c.contact_id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER contacts_record_truncate BEFORE TRUNCATE ON contacts
+    FOR EACH STATEMENT EXECUTE FUNCTION crm_contacts_record_truncate();
+
+-- Deletes the longest run of expired events (older than `p_older_than`) at the start of the
+-- feed, at most `p_batch`, in position order, and moves the purge position past them; returns
+-- how many. `occurred_at` is a transaction's start, not its position: an old event may lie
+-- after a young one, and waits until the young one expires too, so every position below the
+-- recorded one is gone and a cursor handed out above it never expires early.
 CREATE FUNCTION crm_purge_changes(p_older_than interval, p_batch integer) RETURNS integer
     LANGUAGE plpgsql AS $$
 DECLARE
@@ -104,12 +129,17 @@ DECLARE
     v_seq bigint;
 BEGIN
     PERFORM FROM change_feed_state FOR UPDATE;  -- one purger at a time
-    WITH doomed AS (
-        SELECT listing_id, txid, seq FROM contact_changes
-         WHERE occurred_at < now() - p_older_than
-           AND txid < pg_snapshot_xmin(pg_current_snapshot())
-         ORDER BY txid, seq
-         LIMIT p_batch),
+    WITH head AS (
+        SELECT h.listing_id, h.txid, h.seq, h.occurred_at < now() - p_older_than AS expired,
+               row_number() OVER (ORDER BY h.txid, h.seq) AS n
+          FROM (SELECT x.listing_id, x.txid, x.seq, x.occurred_at FROM contact_changes x
+                 WHERE x.txid < pg_snapshot_xmin(pg_current_snapshot())
+                 ORDER BY x.txid, x.seq
+                 LIMIT p_batch) h),
+    stop AS (
+        SELECT coalesce(min(n), p_batch + 1) AS n FROM head WHERE NOT expired),
+    doomed AS (
+        SELECT h.listing_id, h.txid, h.seq FROM head h, stop s WHERE h.n < s.n),
     gone AS (
         DELETE FROM contact_changes c USING doomed d
          WHERE c.listing_id = d.listing_id AND c.txid = d.txid AND c.seq = d.seq

@@ -5,8 +5,10 @@
 -- signing secret (`whsec_` + base64 of 32 random bytes, shown once when it is added; stored
 -- as is, since each delivery is signed with it), its status, and where delivery stands:
 -- `cursor_txid`/`cursor_seq`, a position in the change feed (sql/014) from which its events
--- are delivered. A new endpoint starts at the feed's horizon: it receives the changes that
--- commit after it was added. `pending` (the API's) counts its events past the cursor.
+-- are delivered. A new endpoint starts at the feed's horizon: it receives the changes of every
+-- transaction that had not ended when it was added, and of all later ones (so also a change
+-- that committed just before, when an older transaction was still open then). `pending` (the
+-- API's) counts its events past the cursor.
 
 CREATE TABLE webhook_endpoints (
     listing_id      bigint NOT NULL REFERENCES listings ON DELETE CASCADE,

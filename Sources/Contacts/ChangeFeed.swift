@@ -30,6 +30,8 @@ public struct ChangeFeed: Sendable {
         case expired
         /// No row: the key may not read the listing.
         case refused
+        /// A cursor past the horizon: none this service handed out (`400`, `after`).
+        case unknownCursor
     }
 
     public let pool: ConnectionPool
@@ -67,6 +69,8 @@ public struct ChangeFeed: Sendable {
         if try rows[0].decode(Bool.self, column: 1) { return .expired }
         let count = try rows[0].decode(Int64?.self, column: 2) == nil ? 0 : rows.rowCount
         let horizon = ChangeCursor(listing: listing, txid: UInt64(try rows[0].decode(String.self, column: 0)) ?? 0, seq: 0)
+        // Every cursor handed out lies below the horizon or is the horizon itself, which only rises.
+        if from > horizon { return .unknownCursor }
         var next = max(from, horizon)
         if count == limit {
             let last = rows[count - 1]

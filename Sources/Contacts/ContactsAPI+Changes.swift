@@ -22,6 +22,8 @@ extension ContactsAPI {
             throw try await store.access(keyHash: key.digest, listing: listing).refusal(needing: .read)
         case .expired:
             throw APIError.cursorExpired
+        case .unknownCursor:
+            throw APIError.invalid("after", "after must be a next_after this listing's feed returned.")
         case .page(let page):
             return APIResponse.success(200, "\(page.count) change(s).", capacity: page.count * 512) { data in
                 data.key("results")

@@ -14,8 +14,9 @@ extension ContactsAPI {
                 guard let text = parameters["url"], !text.isEmpty else { throw APIError.missing("url", "url is required.") }
                 return (try WebhookURL(text), try WebhookStore.events(parameters["events"]))
             }
+            // Who asks before any name is resolved for them (one more round trip, adds only).
+            try await requireAccess(key: key, listing: listing, scope: .webhooks)
             if let why = await webhookAddresses.refusal(host: url.host) {
-                try await requireAccess(key: key, listing: listing, scope: .webhooks)
                 throw APIError.invalid("url", "url \(why); webhooks may not call internal addresses.")
             }
             let secret = WebhookStore.newSecret()

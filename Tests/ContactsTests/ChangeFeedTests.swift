@@ -72,6 +72,18 @@ final class ChangeFeedTests: ContactsTestCase {
         XCTAssertEqual(try drain(2).0.count, 1)
     }
 
+    func testPlainSQLMovesAndTruncationsAreChangesToo() throws {
+        let id = contact(try post(1, [("email", "moved@example.com")]))["contact_id"] as? Int ?? -1
+        try sql("INSERT INTO listings (listing_id) VALUES (3) ON CONFLICT DO NOTHING")
+        try sql("UPDATE contacts SET listing_id = 2 WHERE contact_id = $1::bigint", [id])
+        XCTAssertEqual(try drain(1).0.map { $0["type"] as? String }, ["contact.created", "contact.deleted"])
+        XCTAssertEqual(try drain(2).0.map { $0["type"] as? String }, ["contact.created"])
+        _ = try post(1, [("email", "kept@example.com")])
+        try sql("TRUNCATE contacts")
+        XCTAssertEqual(try drain(1).0.map { $0["type"] as? String }, ["contact.created", "contact.deleted", "contact.created", "contact.deleted"])
+        XCTAssertEqual(try drain(2).0.map { $0["type"] as? String }, ["contact.created", "contact.deleted"])
+    }
+
     func testPagesFollowEachOtherWithoutGapsOrRepeats() throws {
         for index in 0..<7 { XCTAssertEqual(try post(1, [("email", "p\(index)@example.com")]).status, 201) }
         let (all, _) = try drain(limit: 100)
@@ -132,7 +144,7 @@ final class ChangeFeedTests: ContactsTestCase {
         _ = try post(1, [("email", "c@example.com")])
         let (_, _, next) = try changes()
         let foreign = try XCTUnwrap(next).replacingOccurrences(of: "1-", with: "2-", options: .anchored)
-        for after in ["abc", "1-2", "1-x-3", "-1-2-3", foreign, "1-99999999999999999999-1"] {
+        for after in ["abc", "1-2", "1-x-3", "-1-2-3", foreign, "1-99999999999999999999-1", "1-999999999999-0"] {
             let response = try call("GET", "/crm/1/changes?after=\(after)", key: keyA)
             XCTAssertEqual(response.status, 400, after)
             XCTAssertEqual(response.json["parameter"] as? String, "after", after)

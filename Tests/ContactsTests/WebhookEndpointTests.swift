@@ -81,12 +81,15 @@ final class WebhookEndpointTests: ContactsTestCase {
             ([("url", "https://exa mple.com/")], "url"),
             ([("url", "https://" + String(repeating: "a", count: 2100) + ".com/")], "url"),
         ]
+        let upper = try call("POST", "/crm/1/webhooks", key: key, body: .form([("url", "HTTPS://93.184.216.34/Upper")]))
+        XCTAssertEqual(upper.status, 201, upper.bodyText)
+        XCTAssertEqual((data(upper)["webhook"] as? [String: Any])?["url"] as? String, "https://93.184.216.34/Upper", "the scheme in lower case")
         for (fields, parameter) in bad {
             let response = try call("POST", "/crm/1/webhooks", key: key, body: .form(fields))
             XCTAssertEqual(response.status, 400, "\(fields)")
             XCTAssertEqual(response.json["parameter"] as? String, parameter, "\(fields)")
         }
-        XCTAssertEqual(try endpointsTable().count, 1)
+        XCTAssertEqual(try endpointsTable().count, 2)
     }
 
     func testInternalAddressesAreRefused() throws {
@@ -113,7 +116,11 @@ final class WebhookEndpointTests: ContactsTestCase {
                          "255.255.255.255", "::1", "::", "fe80::1", "fd00::1", "ff02::1", "::ffff:10.0.0.1", "::ffff:127.0.0.1"] {
             XCTAssertTrue(AddressPolicy.isPrivate(bytes(inside)), inside)
         }
-        for outside in ["93.184.216.34", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2001:4860:4860::8888", "::ffff:8.8.8.8"] {
+        for inside in ["64:ff9b::a00:1", "2002:7f00:1::", "::ffff:0:10.0.0.1", "fec0::1", "192.0.0.8", "198.19.0.1"] {
+            XCTAssertTrue(AddressPolicy.isPrivate(bytes(inside)), inside)
+        }
+        for outside in ["93.184.216.34", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2001:4860:4860::8888", "::ffff:8.8.8.8",
+                        "64:ff9b::808:808", "2002:808:808::"] {
             XCTAssertFalse(AddressPolicy.isPrivate(bytes(outside)), outside)
         }
         let refusal = await AddressPolicy(allowsPrivate: false).refusal(host: "127.0.0.1")

@@ -32,6 +32,17 @@ public struct AddressPolicy: Sendable {
             if address[0..<10].allSatisfy({ $0 == 0 }) && address[10] == 0xFF && address[11] == 0xFF {
                 return isPrivate(Array(address[12..<16]))  // IPv4-mapped
             }
+            if address[0..<8].allSatisfy({ $0 == 0 }) && address[8] == 0xFF && address[9] == 0xFF
+                && address[10] == 0 && address[11] == 0 {
+                return isPrivate(Array(address[12..<16]))  // IPv4-translated (SIIT)
+            }
+            if address[0..<12] == [0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0] {
+                return isPrivate(Array(address[12..<16]))  // NAT64 64:ff9b::/96
+            }
+            if address[0] == 0x20 && address[1] == 0x02 {
+                return isPrivate(Array(address[2..<6]))  // 6to4 2002::/16
+            }
+            if address[0] == 0xFE && address[1] & 0xC0 == 0xC0 { return true }  // fec0::/10 site-local
             if address.allSatisfy({ $0 == 0 }) { return true }  // ::
             if address[0..<15].allSatisfy({ $0 == 0 }) && address[15] == 1 { return true }  // ::1
             if address[0] & 0xFE == 0xFC { return true }  // fc00::/7 unique local
@@ -46,6 +57,8 @@ public struct AddressPolicy: Sendable {
             || (a == 100 && b & 0xC0 == 64)  // 100.64.0.0/10 shared (CGNAT)
             || (a == 169 && b == 254)  // link-local (cloud metadata)
             || (a == 172 && b & 0xF0 == 16) || (a == 192 && b == 168)  // private
+            || (a == 192 && b == 0 && address[2] == 0)  // 192.0.0.0/24 protocol assignments
+            || (a == 198 && b & 0xFE == 18)  // 198.18.0.0/15 benchmarking
     }
 
     /// Every address `host` resolves to (an address literal is itself).

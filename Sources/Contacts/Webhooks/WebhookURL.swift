@@ -56,7 +56,7 @@ public struct WebhookURL: Sendable, Equatable {
         } else {
             port = isHTTPS ? 443 : 80
         }
-        self.text = text
+        self.text = (isHTTPS ? "https://" : "http://") + rest  // the scheme in lower case, as stored
         self.host = String(host).lowercased()
     }
 }
