@@ -13,7 +13,7 @@ LOCAL_PG := scripts/local-postgres.sh
 # Recipes expand this when they run, i.e. after `database` has started the private cluster.
 DB_URL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell bash $(LOCAL_PG) url))
 
-.PHONY: all build run crm test check test-asan soak database stop-db db-url packages clean fuzz faults bench bench-ab bench-instructions bench-http check-compose
+.PHONY: all build run crm test check python-deps test-asan soak database stop-db db-url packages clean fuzz faults bench bench-ab bench-instructions bench-http check-compose
 
 all: build
 
@@ -40,7 +40,7 @@ crm: database
 # CRM_TESTS_REQUIRE_DATABASE=1 turns a missing database or privilege into a failure (a plain
 # `swift test` skips those tests instead); the skipped count is printed and must be 0.
 XCTEST_LOG = .build/xctest.log
-test: database check
+test: database check python-deps
 	$(SWIFT) build --build-tests
 	set -o pipefail; DATABASE_URL='$(DB_URL)' CRM_TESTS_REQUIRE_DATABASE=1 $(SWIFT) test --skip-build --disable-swift-testing 2>&1 | tee $(XCTEST_LOG)
 	@skipped=$$(grep -c "^Test Case '.*' skipped" $(XCTEST_LOG)); echo "XCTest: $$skipped test(s) skipped"; test "$$skipped" -eq 0
@@ -51,6 +51,12 @@ test: database check
 check: packages
 	python3 scripts/check-sizes.py
 	python3 scripts/module-graph.py --swift $(SWIFT)
+
+# The tests verify webhook signatures with the standardwebhooks package from PyPI (not our
+# code); installed into .build/python when the machine's python3 lacks it.
+python-deps:
+	@python3 -c 'import standardwebhooks' 2>/dev/null || PYTHONPATH=.build/python python3 -c 'import standardwebhooks' 2>/dev/null || \
+		python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --target .build/python standardwebhooks
 
 stop-db:
 	@bash $(LOCAL_PG) stop
