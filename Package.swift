@@ -3,12 +3,14 @@ import PackageDescription
 
 /// Module layers, bottom up (docs/ARCHITECTURE.md draws them; `make check` holds every import
 /// to a declared dependency):
-/// - CLibPQ, CLinux, CCrypto: C headers only, from Debian packages (libpq-dev, libssl-dev).
+/// - CLibPQ, CLinux, CCrypto, CCurl: C headers only, from Debian packages (libpq-dev, libssl-dev,
+///   libcurl4-openssl-dev).
 /// - Codecs: body codecs, JSONWriter, digit and white-space helpers; no dependencies.
 /// - Reactor (CLinux): the epoll event loop, its TaskExecutor, LoopBound state.
 /// - Postgres (CLibPQ, Reactor, Codecs): libpq client, pool, migrations.
 /// - HTTP (CLinux, Reactor, Codecs): the server; knows nothing of the API.
-/// - Crypto (CCrypto): SHA-256, HMAC-SHA256, constant-time comparison, secure random.
+/// - Crypto (CCrypto): SHA-256, HMAC-SHA256, constant-time comparison, secure random, base64.
+/// - Outbound (CCurl, Reactor): outbound HTTP(S) through libcurl's multi-socket API on an event loop.
 /// - Operations (Codecs): observability only: metrics, access and error logs, request ids.
 /// - Contacts (all of the above): route table, middleware, application, handlers, SQL calls.
 /// - crm (Contacts, …): the command line.
@@ -41,9 +43,18 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
         .target(
             name: "Codecs",
             dependencies: []
+        ),
+        .target(
+            name: "Outbound",
+            dependencies: ["CCurl", "Reactor"]
         ),
         .target(
             name: "Crypto",
@@ -113,6 +124,7 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
+        .testTarget(name: "OutboundTests", dependencies: ["Outbound", "HTTP", "Reactor"]),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations"]),
         .testTarget(name: "ContactsTests", dependencies: [

@@ -22,7 +22,7 @@ ROOT_REQ="${CRM_PG_ROOT:-$REPO/.data}"; [[ $ROOT_REQ == /* ]] || ROOT_REQ="$PWD/
 cd /
 PORT="${CRM_PG_PORT:-55432}"
 FALLBACK="/tmp/crm-pg-$(printf '%s' "$REPO" | md5sum | cut -c1-8)"
-PKGS=(postgresql postgresql-contrib libpq-dev libssl-dev pkg-config)
+PKGS=(postgresql postgresql-contrib libpq-dev libssl-dev libcurl4-openssl-dev pkg-config)
 
 log() { echo "local-postgres: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -53,9 +53,9 @@ have_trgm() {
 }
 
 ensure_packages() {
-  [[ -n $(newest_bin) ]] && id postgres &>/dev/null && pkg-config --exists libpq libcrypto 2>/dev/null && have_trgm && return 0
+  [[ -n $(newest_bin) ]] && id postgres &>/dev/null && pkg-config --exists libpq libcrypto libcurl 2>/dev/null && have_trgm && return 0
   if ! is_root; then
-    log "PostgreSQL server/contrib, libpq-dev or pkg-config is missing. Install them with:"
+    log "PostgreSQL server/contrib, libpq-dev, libssl-dev, libcurl4-openssl-dev or pkg-config is missing. Install them with:"
     echo "  sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y ${PKGS[*]}" >&2
     exit 1
   fi
