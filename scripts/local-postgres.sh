@@ -59,9 +59,14 @@ ensure_packages() {
     echo "  sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y ${PKGS[*]}" >&2
     exit 1
   fi
-  log "installing ${PKGS[*]} (this takes a minute)..."
+  # Only what is missing: naming an installed package would upgrade it (a newer PostgreSQL
+  # minor under a running cluster).
+  local missing=() pkg
+  for pkg in "${PKGS[@]}"; do dpkg -s "$pkg" &>/dev/null || missing+=("$pkg"); done
+  (( ${#missing[@]} )) || missing=("${PKGS[@]}")
+  log "installing ${missing[*]} (this takes a minute)..."
   apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${PKGS[@]}" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
   [[ -n $(newest_bin) ]] || die "PostgreSQL server binaries still missing after install"
 }
 
