@@ -5,7 +5,7 @@ extension AdminStore {
     /// Adds an endpoint to `listing` (created if needed) with `secret`; returns its id.
     public func addWebhook(listing: Int64, url: String, events: [String], secret: String) async throws -> Int64 {
         try await connection.transaction { connection in
-            try await connection.query("INSERT INTO listings (listing_id) VALUES ($1) ON CONFLICT DO NOTHING", [listing])
+            try await Self.createListing(listing, on: connection)
             return try await connection.query("""
                 INSERT INTO webhook_endpoints (listing_id, url, events, secret)
                 VALUES ($1, $2, string_to_array($3, ',')::crm_change_type[], $4) RETURNING webhook_id

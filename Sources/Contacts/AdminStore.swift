@@ -80,11 +80,17 @@ public struct AdminStore: Sendable {
                 VALUES ($1::bytea, $2, $3, $4, $5::crm_key_scope[]) RETURNING key_id
                 """, [PostgresBytes(key.digest), key.prefix, name, rateLimit, scopeList])[0].decode(Int64.self, column: 0)
             for listing in Set(listings).sorted() {
-                try await connection.query("INSERT INTO listings (listing_id) VALUES ($1) ON CONFLICT DO NOTHING", [listing])
+                try await Self.createListing(listing, on: connection)
                 try await connection.query("INSERT INTO api_key_grants (listing_id, key_id) VALUES ($1, $2)", [listing, keyID])
             }
         }
         return key
+    }
+
+    /// Creates `listing` unless it exists (a key's grant, a listing's blacklist entry or webhook
+    /// may name a listing that has no contacts yet).
+    static func createListing(_ listing: Int64, on connection: PostgresConnection) async throws {
+        try await connection.query("INSERT INTO listings (listing_id) VALUES ($1) ON CONFLICT DO NOTHING", [listing])
     }
 
     /// Revokes a key; false when no live key matches.
@@ -119,7 +125,7 @@ public struct AdminStore: Sendable {
     public func addBlacklistEntry(_ entry: BlacklistEntry) async throws -> Bool {
         try await connection.transaction { connection in
             if let listing = entry.listing {
-                try await connection.query("INSERT INTO listings (listing_id) VALUES ($1) ON CONFLICT DO NOTHING", [listing])
+                try await Self.createListing(listing, on: connection)
             }
             let result = try await connection.query("""
                 INSERT INTO blacklist_entries (listing_id, kind, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING

@@ -5,21 +5,15 @@ import HTTP
 extension ContactsAPI {
     func changes(_ context: RequestContext) async throws -> HTTPResponse {
         guard let listing = context.listing, let key = context.presentedKey else { throw APIError.forbidden }
-        let cursor: ChangeCursor?
-        let limit: Int
-        do {
+        let (cursor, limit) = try await validated(key.digest, listing: listing, scope: .read) {
+            () throws(APIError) -> (ChangeCursor?, Int) in
             let parameters = try RequestParameters(context.request)
-            cursor = try ChangeCursor.parse(parameters["after"], listing: listing)
-            limit = Int(try ContactValidation.integer("limit", parameters["limit"], in: 1...1000) ?? 100)
-        } catch {
-            // As for contacts: a key without the grant or the scope learns nothing of its parameters.
-            let access = try await store.access(keyHash: key.digest, listing: listing)
-            guard access.allows(.read) else { throw access.refusal(needing: .read) }
-            throw error
+            return (try ChangeCursor.parse(parameters["after"], listing: listing),
+                    Int(try ContactValidation.integer("limit", parameters["limit"], in: 1...1000) ?? 100))
         }
         switch try await changeFeed.page(keyHash: key.digest, listing: listing, after: cursor, limit: limit) {
         case .refused:
-            throw try await store.access(keyHash: key.digest, listing: listing).refusal(needing: .read)
+            throw try await refusal(key.digest, listing: listing, needing: .read)
         case .expired:
             throw APIError.cursorExpired
         case .unknownCursor:

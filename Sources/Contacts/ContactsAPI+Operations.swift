@@ -32,7 +32,7 @@ extension ContactsAPI {
         if outcome == .forbidden {
             // No grant, or no write scope: which one decides the 403 (one more round trip,
             // only for a refused write).
-            throw try await store.access(keyHash: keyHash, listing: listing).refusal(needing: .write)
+            throw try await refusal(keyHash, listing: listing, needing: .write)
         }
         return try Self.render(outcome)
     }

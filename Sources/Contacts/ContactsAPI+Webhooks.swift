@@ -6,23 +6,23 @@ import HTTP
 extension ContactsAPI {
     func webhooks(_ context: RequestContext) async throws -> HTTPResponse {
         guard let listing = context.listing, let key = context.presentedKey else { throw APIError.forbidden }
-        let parameters = try await validated(context, listing: listing, key: key) { () throws(APIError) in
+        let parameters = try await validated(key.digest, listing: listing, scope: .webhooks) { () throws(APIError) in
             try RequestParameters(context.request)
         }
         if context.request.method == .post {
-            let (url, events) = try await validated(context, listing: listing, key: key) { () throws(APIError) in
+            let (url, events) = try await validated(key.digest, listing: listing, scope: .webhooks) { () throws(APIError) in
                 guard let text = parameters["url"], !text.isEmpty else { throw APIError.missing("url", "url is required.") }
                 return (try WebhookURL(text), try WebhookStore.events(parameters["events"]))
             }
             // Who asks before any name is resolved for them (one more round trip, adds only).
-            try await requireAccess(key: key, listing: listing, scope: .webhooks)
+            try await requireAccess(key.digest, listing: listing, scope: .webhooks)
             if let why = await webhookAddresses.refusal(host: url.host) {
                 throw APIError.invalid("url", "url \(why); webhooks may not call internal addresses.")
             }
             let secret = WebhookStore.newSecret()
             guard let added = try await webhookStore.add(keyHash: key.digest, listing: listing, url: url.text, events: events,
                                                           secret: secret) else {
-                throw try await store.access(keyHash: key.digest, listing: listing).refusal(needing: .webhooks)
+                throw try await refusal(key.digest, listing: listing, needing: .webhooks)
             }
             return APIResponse.success(201, "Webhook endpoint added.", capacity: 256) { data in
                 data.key("webhook")
@@ -30,7 +30,7 @@ extension ContactsAPI {
             }
         }
         let endpoints = try await webhookStore.list(keyHash: key.digest, listing: listing)
-        if endpoints.isEmpty { try await requireAccess(key: key, listing: listing, scope: .webhooks) }
+        if endpoints.isEmpty { try await requireAccess(key.digest, listing: listing, scope: .webhooks) }
         return APIResponse.success(200, "\(endpoints.count) webhook endpoint(s).", capacity: endpoints.count * 256) { data in
             data.key("webhooks")
             data.beginArray()
@@ -41,7 +41,7 @@ extension ContactsAPI {
 
     func webhook(_ context: RequestContext) async throws -> HTTPResponse {
         guard let listing = context.listing, let key = context.presentedKey else { throw APIError.forbidden }
-        let webhookID = try await validated(context, listing: listing, key: key) { () throws(APIError) in
+        let webhookID = try await validated(key.digest, listing: listing, scope: .webhooks) { () throws(APIError) in
             _ = try RequestParameters(context.request)
             guard let id = try ContactValidation.contactID(context.pathParameter("webhook_id").map(String.init), name: "webhook_id") else {
                 throw APIError.invalid("webhook_id", "webhook_id must be a whole number from 1 to 9223372036854775807.")
@@ -49,30 +49,12 @@ extension ContactsAPI {
             return id
         }
         guard try await webhookStore.remove(keyHash: key.digest, listing: listing, webhookID: webhookID) else {
-            try await requireAccess(key: key, listing: listing, scope: .webhooks)
+            try await requireAccess(key.digest, listing: listing, scope: .webhooks)
             throw APIError(status: 404, code: .notFound, message: "This listing has no such webhook endpoint.")
         }
         return APIResponse.success(202, "Webhook endpoint removed.") { data in
             data.key("webhook_id")
             data.number(webhookID)
         }
-    }
-
-    /// What `validate` returns; when it throws, the key's access first (a key without the grant
-    /// or the scope learns nothing of its parameters), then its error.
-    private func validated<Value>(_ context: RequestContext, listing: Int64, key: APIKey,
-                                  _ validate: () throws(APIError) -> Value) async throws -> Value {
-        do {
-            return try validate()
-        } catch {
-            try await requireAccess(key: key, listing: listing, scope: .webhooks)
-            throw error
-        }
-    }
-
-    /// Throws the `403` a key without the grant or `scope` gets.
-    private func requireAccess(key: APIKey, listing: Int64, scope: KeyScope) async throws {
-        let access = try await store.access(keyHash: key.digest, listing: listing)
-        guard access.allows(scope) else { throw access.refusal(needing: scope) }
     }
 }

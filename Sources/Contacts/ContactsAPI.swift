@@ -70,26 +70,17 @@ public struct ContactsAPI: Sendable {
     /// `/crm/{listing_id}`, past the router's checks and the key gate.
     func contacts(_ context: RequestContext) async throws -> HTTPResponse {
         guard let listing = context.listing, let key = context.presentedKey else { throw APIError.forbidden }
-        let operation: ContactOperation
-        let idempotency: IdempotencyKey?
-        do {
+        let (operation, idempotency) = try await validated(key.digest, listing: listing, scope: context.requiredScope) {
+            () throws(APIError) -> (ContactOperation, IdempotencyKey?) in
             let parameters = try RequestParameters(context.request)
-            operation = try ContactOperation(method: context.request.method, parameters: parameters,
-                                             clientAddress: clientAddress(of: context.request))
+            let operation = try ContactOperation(method: context.request.method, parameters: parameters,
+                                                 clientAddress: clientAddress(of: context.request))
             // Only a POST creates something a retry could create twice: PUT and DELETE are
             // idempotent by themselves, so the header is ignored on them.
-            idempotency = context.request.method == .post
+            let idempotency = context.request.method == .post
                 ? try IdempotencyKey(headers: context.request.headers, method: .post, listing: listing, parameters: parameters)
                 : nil
-        } catch {
-            // Who is asking comes before what is asked: a key without a grant, or without the
-            // scope, learns nothing about its parameters (one more round trip, only for
-            // requests that are refused).
-            if let scope = context.requiredScope {
-                let access = try await store.access(keyHash: key.digest, listing: listing)
-                guard access.allows(scope) else { throw access.refusal(needing: scope) }
-            }
-            throw error
+            return (operation, idempotency)
         }
         return try await perform(operation, keyHash: key.digest, listing: listing, idempotency: idempotency,
                                  actor: ChangeActor(keyPrefix: key.prefix, requestID: context.requestID))

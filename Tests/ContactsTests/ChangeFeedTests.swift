@@ -155,13 +155,7 @@ final class ChangeFeedTests: ContactsTestCase {
         XCTAssertEqual(try call("GET", "/crm/1/changes?after=abc", key: keyB).status, 403, "who asks comes first")
         XCTAssertEqual(try call("GET", "/crm/2/changes", key: keyA).bodyText,
                        #"{"status":"error","code":"forbidden","message":"Invalid API key or unauthorized access.","data":{}}"#)
-        let database = self.database!
-        let writer = try blocking {
-            let connection = try await database.connect()
-            let key = try await AdminStore(connection: connection).createKey(listings: [1], name: "w", rateLimit: nil, scopes: [.write])
-            await connection.close()
-            return key
-        }
+        let writer = try createKey(scopes: [.write])
         XCTAssertEqual(try call("GET", "/crm/1/changes", key: writer).json["message"] as? String, "This API key lacks the read scope.")
         XCTAssertEqual(try call("HEAD", "/crm/1/changes", key: keyA).status, 200)
     }

@@ -214,15 +214,30 @@ class ContactsTestCase: XCTestCase {
     /// Every row of `contacts` (of `listing`, or all) with every column, as JSON text, in id
     /// order: what a test that claims "nothing changed" compares before and after.
     func contactsTable(_ listing: Int64? = nil) throws -> [String] {
+        try textRows("SELECT to_jsonb(c)::text FROM contacts c WHERE $1::bigint IS NULL OR listing_id = $1 ORDER BY contact_id",
+                     [listing])
+    }
+
+    /// Column 0 of every row of `query`, as text, straight from the database.
+    func textRows(_ query: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> [String] {
+        let database = self.database!
+        let values = parameters.map { $0?.postgresText }
+        return try blocking {
+            let connection = try await database.connect()
+            let rows = try await connection.query(query, values).rows.map { try $0.decode(String.self, column: 0) }
+            await connection.close()
+            return rows
+        }
+    }
+
+    /// A key granted `listings` with exactly `scopes` (API.md §8).
+    func createKey(listings: [Int64] = [1], scopes: [KeyScope]) throws -> APIKey {
         let database = self.database!
         return try blocking {
             let connection = try await database.connect()
-            let rows = try await connection.query("""
-                SELECT to_jsonb(c)::text FROM contacts c WHERE $1::bigint IS NULL OR listing_id = $1 ORDER BY contact_id
-                """, [listing]).rows
-            let table = try rows.map { try $0.decode(String.self, column: 0) }
+            let key = try await AdminStore(connection: connection).createKey(listings: listings, name: "scoped", rateLimit: nil, scopes: scopes)
             await connection.close()
-            return table
+            return key
         }
     }
 

@@ -96,13 +96,7 @@ final class ErasureTests: ContactsTestCase {
         XCTAssertEqual(try contactCount(1), 1)
         // A key without the write scope, or without the grant, erases nothing.
         XCTAssertEqual(try call("DELETE", "/crm/1?email=keep@example.com&erase=true", key: keyB).status, 403)
-        let database = self.database!
-        let reader = try blocking {
-            let connection = try await database.connect()
-            let key = try await AdminStore(connection: connection).createKey(listings: [1], name: "reader", rateLimit: nil, scopes: [.read])
-            await connection.close()
-            return key
-        }
+        let reader = try createKey(scopes: [.read])
         let readOnly = try call("DELETE", "/crm/1?email=keep@example.com&erase=true", key: reader)
         XCTAssertEqual(readOnly.status, 403)
         XCTAssertEqual(readOnly.json["message"] as? String, "This API key lacks the write scope.")

@@ -18,16 +18,10 @@ final class IdempotencyTests: ContactsTestCase {
 
     /// The stored answers: "idempotency_key outcome contact_id payload", by key.
     func storedAnswers() throws -> [String] {
-        let database = self.database!
-        return try blocking {
-            let connection = try await database.connect()
-            let rows = try await connection.query("""
-                SELECT idempotency_key || ' ' || outcome || ' ' || coalesce(contact_id::text, '-') || ' ' || coalesce(payload::text, '-')
-                  FROM idempotency_keys ORDER BY idempotency_key
-                """).rows.map { try $0.decode(String.self, column: 0) }
-            await connection.close()
-            return rows
-        }
+        try textRows("""
+            SELECT idempotency_key || ' ' || outcome || ' ' || coalesce(contact_id::text, '-') || ' ' || coalesce(payload::text, '-')
+              FROM idempotency_keys ORDER BY idempotency_key
+            """)
     }
 
     func testTheSameRequestAgainGetsTheStoredAnswerAndWritesNothing() throws {
@@ -127,13 +121,7 @@ final class IdempotencyTests: ContactsTestCase {
         let forbidden = try postWithKey("retry", .form([("email", "x@example.com")]), listing: 2, key: keyA)
         XCTAssertEqual(forbidden.status, 403)
         // A key granted the listing without the write scope: refused before it ran, not stored.
-        let database = self.database!
-        let reader = try blocking {
-            let connection = try await database.connect()
-            let key = try await AdminStore(connection: connection).createKey(listings: [1], name: "reader", rateLimit: nil, scopes: [.read])
-            await connection.close()
-            return key
-        }
+        let reader = try createKey(scopes: [.read])
         let readOnly = try postWithKey("retry", .form([("email", "fixed@example.com")]), key: reader)
         XCTAssertEqual(readOnly.status, 403)
         XCTAssertEqual(readOnly.json["message"] as? String, "This API key lacks the write scope.")
@@ -171,7 +159,7 @@ final class IdempotencyTests: ContactsTestCase {
         // Another session holds the lock the first request with ("busy") holds while it runs.
         let holder = try blocking { try await database.connect(applicationName: "in-flight") }
         defer { try? blocking { await holder.close() } }
-        try blocking {
+        _ = try blocking {
             try await holder.query("""
                 SELECT pg_advisory_lock(crm_idempotency_lock_id(key_id, 'busy')) FROM api_keys WHERE key_hash = $1::bytea
                 """, [PostgresBytes(key.digest)])
@@ -181,7 +169,7 @@ final class IdempotencyTests: ContactsTestCase {
         XCTAssertEqual(busy.json["code"] as? String, "idempotency_key_in_flight")
         XCTAssertEqual(busy.header("Retry-After"), "1")
         XCTAssertEqual(try contactCount(), 0)
-        try blocking { try await holder.query("SELECT pg_advisory_unlock_all()") }
+        _ = try blocking { try await holder.query("SELECT pg_advisory_unlock_all()") }
         XCTAssertEqual(try postWithKey("busy", .form([("email", "busy@example.com")])).status, 201)
     }
 

@@ -14,17 +14,6 @@ final class KeyScopeTests: ContactsTestCase {
         #"{"status":"error","code":"forbidden","message":"This API key lacks the \#(scope) scope.","data":{"scope":"\#(scope)"}}"#
     }
 
-    /// A key granted `listings` with exactly `scopes`.
-    func createKey(listings: [Int64] = [1], scopes: [KeyScope]) throws -> APIKey {
-        let database = self.database!
-        return try blocking {
-            let connection = try await database.connect()
-            let key = try await AdminStore(connection: connection).createKey(listings: listings, name: "scoped", rateLimit: nil, scopes: scopes)
-            await connection.close()
-            return key
-        }
-    }
-
     func testAReadOnlyKeyReadsButEveryWriteIsRefusedNamingWrite() throws {
         let id = contact(try post(1, [("email", "kept@example.com"), ("first_name", "Kept")]))["contact_id"] as? Int ?? -1
         let reader = try createKey(scopes: [.read])

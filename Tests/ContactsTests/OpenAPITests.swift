@@ -246,13 +246,7 @@ final class OpenAPIResponseTests: ContactsTestCase {
 
     /// The webhook endpoints' answers (API.md §11).
     private func provokeWebhookAnswers(csv: Body) throws {
-        let database = self.database!
-        let hooks = try blocking {
-            let connection = try await database.connect()
-            let key = try await AdminStore(connection: connection).createKey(listings: [1], name: "hooks", rateLimit: nil, scopes: [.webhooks])
-            await connection.close()
-            return key
-        }
+        let hooks = try createKey(scopes: [.webhooks])
         let added = try call("POST", "/crm/1/webhooks", key: hooks, body: .form([("url", "https://93.184.216.34/h")]))
         XCTAssertEqual(added.status, 201)
         XCTAssertEqual(try call("POST", "/crm/1/webhooks", key: hooks, body: .form([("url", "http://127.0.0.1/h")])).status, 400)

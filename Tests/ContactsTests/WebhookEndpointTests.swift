@@ -11,26 +11,14 @@ final class WebhookEndpointTests: ContactsTestCase {
     static let publicURL = "https://93.184.216.34/hooks/crm?x=1"
 
     func webhooksKey(listings: [Int64] = [1]) throws -> APIKey {
-        let database = self.database!
-        return try blocking {
-            let connection = try await database.connect()
-            let key = try await AdminStore(connection: connection).createKey(listings: listings, name: "hooks", rateLimit: nil, scopes: [.webhooks])
-            await connection.close()
-            return key
-        }
+        try createKey(listings: listings, scopes: [.webhooks])
     }
 
     func endpointsTable() throws -> [String] {
-        let database = self.database!
-        return try blocking {
-            let connection = try await database.connect()
-            let rows = try await connection.query("""
-                SELECT concat_ws(' ', listing_id, webhook_id, url, array_to_string(events, ','), status, secret)
-                  FROM webhook_endpoints ORDER BY webhook_id
-                """).rows.map { try $0.decode(String.self, column: 0) }
-            await connection.close()
-            return rows
-        }
+        try textRows("""
+            SELECT concat_ws(' ', listing_id, webhook_id, url, array_to_string(events, ','), status, secret)
+              FROM webhook_endpoints ORDER BY webhook_id
+            """)
     }
 
     func testAnEndpointIsAddedWithItsSecretShownOnceThenListedAndRemoved() throws {
