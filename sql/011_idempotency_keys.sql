@@ -18,6 +18,11 @@
 -- row is deleted later keeps only its id (`idempotency_keys_forget_deleted`, for every
 -- writer), so no answer outlives a deletion. Answers older than 24 hours are purged by the
 -- service in small batches (`crm_purge_idempotency_keys`).
+--
+-- The function relies on READ COMMITTED (PostgreSQL's default, which the service never
+-- changes): each of its statements sees what committed before it. Under REPEATABLE READ a
+-- replay racing its first request would fail on the primary key (a 500, rolled back: never a
+-- second contact).
 
 ALTER TYPE crm_api_outcome ADD VALUE 'in_flight';
 ALTER TYPE crm_api_outcome ADD VALUE 'idempotency_key_reused';
@@ -117,3 +122,17 @@ CREATE FUNCTION crm_purge_idempotency_keys(p_older_than interval, p_batch intege
         RETURNING 1)
     SELECT count(*)::integer FROM gone
     $$;
+
+-- TRUNCATE fires no DELETE trigger: a statement trigger on TRUNCATE reduces every stored
+-- answer to its contact's id, as a delete does.
+CREATE FUNCTION crm_idempotency_forget_truncated() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE idempotency_keys i SET payload = ('{"contact_id":' || i.contact_id || '}')::json
+     WHERE i.outcome = 'created';
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER idempotency_keys_forget_truncated AFTER TRUNCATE ON contacts
+    FOR EACH STATEMENT EXECUTE FUNCTION crm_idempotency_forget_truncated();

@@ -1,16 +1,30 @@
 -- 012: erasure that suppresses (API.md §13).
 --
--- `DELETE …&erase=true` runs `crm_api_erase`: the delete of crm_api_delete, and in the same
--- statement a listing-scoped suppression of each deleted contact's email and phone, stored as
--- blacklist entries of the kinds `email-sha256` and `phone-sha256` whose value is the SHA-256
--- (lower-case hex) of the normalized value: the lower-cased email, the phone's digits. The
--- address itself is kept nowhere.
+-- `DELETE …&erase=true` suppresses the matched contacts' email and phone in the listing, then
+-- deletes them. A suppression is a blacklist entry of the kind `email-sha256` or
+-- `phone-sha256` whose value is the SHA-256 (lower-case hex) of the normalized value: the
+-- lower-cased email, the phone's digits. The address itself is kept nowhere.
 --
 -- The blacklist trigger enforces them for every writer, like every other entry: it hashes the
 -- row's email and phone and probes for them in the same query as the plain entries, so a
 -- later POST, PUT, import or plain INSERT with an erased value is refused (SQLSTATE CRMBL,
 -- COLUMN email or phone). Precedence of the entry reported: email, email-sha256, domain,
 -- phone, phone-sha256; a global entry before a listing's.
+--
+-- An erasure is two transactions, suppression first:
+--   1. `crm_api_suppress` stores the suppressions of every contact the identifiers match (the
+--      rows locked while it reads them) and commits; `not_found` when nothing matches;
+--   2. then the service deletes those contacts with `crm_api_delete`.
+-- In one transaction, a POST of the same email running meanwhile could pass the blacklist
+-- trigger (the suppression not yet committed), wait on the unique email index for the delete,
+-- and insert once the delete committed: the erased address back, in clear, beside its
+-- suppression. In two, a writer that checked the blacklist before step 1 committed finds the
+-- contact still there (a committed, live row: `409 duplicate`, no waiting); one that checks
+-- after sees the suppression. A crash between the two leaves the suppression and the contact;
+-- the client, answered with an error, erases again (the suppressions are `ON CONFLICT DO
+-- NOTHING`).
+
+ALTER TYPE crm_api_outcome ADD VALUE 'suppressed';
 
 ALTER TABLE blacklist_entries DROP CONSTRAINT blacklist_entries_kind_check;
 ALTER TABLE blacklist_entries DROP CONSTRAINT blacklist_entries_value_check;
@@ -84,9 +98,8 @@ BEGIN
 END
 $$;
 
--- DELETE …&erase=true: crm_api_delete's delete, and the deleted contacts' email and phone
--- suppressed in the listing, in the same statement. Nothing matched: nothing suppressed.
-CREATE FUNCTION crm_api_erase(
+-- DELETE …&erase=true, its first step: the matched contacts' suppressions (see the top).
+CREATE FUNCTION crm_api_suppress(
     p_key_hash bytea, p_listing_id bigint, p_contact_id bigint, p_email text, p_phone text)
 RETURNS TABLE (outcome crm_api_outcome, contact_id bigint, payload json)
 LANGUAGE plpgsql AS $$
@@ -97,26 +110,26 @@ BEGIN
         RETURN QUERY SELECT 'forbidden'::crm_api_outcome, NULL::bigint, NULL::json;
         RETURN;
     END IF;
-    WITH deleted AS (
-        DELETE FROM contacts x
+    WITH matched AS (
+        SELECT x.contact_id, x.email, x.phone FROM contacts x
          WHERE x.listing_id = p_listing_id
            AND (p_contact_id IS NULL OR x.contact_id = p_contact_id)
            AND (p_email IS NULL OR lower(x.email) = lower(p_email))
            AND (p_phone IS NULL OR x.phone = p_phone)
-        RETURNING x.contact_id, x.email, x.phone),
+           FOR UPDATE),
     suppressed AS (
         INSERT INTO blacklist_entries (listing_id, kind, value)
         SELECT p_listing_id, v.kind, v.value
-          FROM deleted d
-         CROSS JOIN LATERAL (VALUES ('email-sha256', crm_suppression_hash(lower(d.email))),
-                                    ('phone-sha256', crm_suppression_hash(d.phone))) AS v(kind, value)
+          FROM matched m
+         CROSS JOIN LATERAL (VALUES ('email-sha256', crm_suppression_hash(lower(m.email))),
+                                    ('phone-sha256', crm_suppression_hash(m.phone))) AS v(kind, value)
          WHERE v.value IS NOT NULL
         ON CONFLICT DO NOTHING)
-    SELECT array_agg(d.contact_id ORDER BY d.contact_id) INTO v_ids FROM deleted d;
+    SELECT array_agg(m.contact_id ORDER BY m.contact_id) INTO v_ids FROM matched m;
     IF v_ids IS NULL THEN
         RETURN QUERY SELECT 'not_found'::crm_api_outcome, NULL::bigint, NULL::json;
     ELSE
-        RETURN QUERY SELECT 'deleted'::crm_api_outcome, v_ids[1], to_json(v_ids);
+        RETURN QUERY SELECT 'suppressed'::crm_api_outcome, v_ids[1], to_json(v_ids);
     END IF;
 END
 $$;

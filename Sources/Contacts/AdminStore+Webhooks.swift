@@ -1,6 +1,6 @@
 import Postgres
 
-/// `crm webhook add|list|remove`: the same table as the API's (sql/015), without a key.
+/// `crm webhook add|list|remove`: the same table as the API's (sql/014), without a key.
 extension AdminStore {
     /// Adds an endpoint to `listing` (created if needed) with `secret`; returns its id.
     public func addWebhook(listing: Int64, url: String, events: [String], secret: String) async throws -> Int64 {

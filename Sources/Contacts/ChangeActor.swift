@@ -1,5 +1,5 @@
 /// Who made a write, as the change feed shows it (`actor`, API.md §10): the key's prefix and
-/// the request's id, handed to the database in the write's own statement (`crm_actor`, sql/014).
+/// the request's id, handed to the database in the write's own statement (`crm_actor`, sql/013).
 public struct ChangeActor: Sendable, Equatable {
     public let keyPrefix: String?
     public let requestID: String?

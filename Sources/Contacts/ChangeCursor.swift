@@ -1,4 +1,4 @@
-/// A position in a listing's change feed (API.md §10, sql/014): the writing transaction's id
+/// A position in a listing's change feed (API.md §10, sql/013): the writing transaction's id
 /// and the event's sequence number; the feed shows the events after it, in that order.
 ///
 /// Written for clients as `<listing>-<txid>-<seq>` in decimal: opaque to them, but one of

@@ -2,7 +2,7 @@ import Codecs
 import Postgres
 
 /// The change feed's read (API.md §10): one pipelined statement that checks the key's `read`
-/// grant, reads the events after a cursor below the snapshot horizon (sql/014 says why that
+/// grant, reads the events after a cursor below the snapshot horizon (sql/013 says why that
 /// makes the cursor gap-free), each with its contact as it is now, and tells whether the cursor
 /// is older than what retention kept.
 public struct ChangeFeed: Sendable {

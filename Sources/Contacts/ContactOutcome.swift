@@ -31,7 +31,7 @@ public enum ContactOutcome: String, CaseIterable, Sendable, PostgresDecodable {
     case inFlight = "in_flight"
     /// The Idempotency-Key was used before for another method, path or parameters.
     case idempotencyKeyReused = "idempotency_key_reused"
-    /// An erasure's first step stored the suppressions of the contacts it will delete (sql/013).
+    /// An erasure's first step stored the suppressions of the contacts it will delete (sql/012).
     case suppressed
 
     public init?(postgresText text: ArraySlice<UInt8>) {

@@ -84,7 +84,7 @@ public struct ContactStore: Sendable {
         self.pool = pool
     }
 
-    // Every write names its actor for the change feed (sql/014): `crm_actor` sets it for the
+    // Every write names its actor for the change feed (sql/013): `crm_actor` sets it for the
     // transaction and hands the key hash on, so it is set before the function writes.
     static let create = PreparedStatement(name: "crm_api_create", sql: """
         SELECT outcome, contact_id, payload::text FROM crm_api_create(crm_actor($1::bytea, $8, $9), $2::bigint, $3, $4, $5, $6, $7::inet)
@@ -135,7 +135,7 @@ public struct ContactStore: Sendable {
     }
 
     /// DELETE; with `erase`, the matched contacts' email and phone are suppressed in the listing
-    /// first, in a transaction of their own (`crm_api_suppress`, sql/013), then deleted: a writer
+    /// first, in a transaction of their own (`crm_api_suppress`, sql/012), then deleted: a writer
     /// racing the erasure meets either the contact or its suppression, never neither.
     public func delete(keyHash: [UInt8], listing: Int64, id: Int64?, email: String?, phone: String?,
                        erase: Bool = false, actor: ChangeActor = .none) async throws -> WriteOutcome {

@@ -9,7 +9,7 @@ import Synchronization
 ///
 /// Two run in the service: stored Idempotency-Key answers after 24 hours
 /// (`crm_purge_idempotency_keys`, sql/011, API.md §9) and change feed events after
-/// `--change-retention-days` (`crm_purge_changes`, sql/014, §10).
+/// `--change-retention-days` (`crm_purge_changes`, sql/013, §10).
 ///
 /// A failed purge (the database away) is counted in `crm_db_errors_total` and tried again at
 /// the next interval: nothing is lost by waiting, the rows are only kept longer.

@@ -104,9 +104,10 @@ final class ErasureTests: ContactsTestCase {
         XCTAssertEqual(try blacklist(), [])
     }
 
-    /// The window 012 left: a writer that checked the blacklist before the erasure committed
-    /// waited on the unique index for its delete, then inserted the erased address. Suppression
-    /// first, in its own transaction: such a writer meets the live contact (`23505` at once).
+    /// The window a one-transaction erasure would leave: a writer that checked the blacklist
+    /// before the erasure committed would wait on the unique index for its delete, then insert
+    /// the erased address. Suppression first, in its own transaction (sql/012): such a writer
+    /// meets the live contact (`23505` at once).
     func testAWriterRacingAnErasureMeetsTheContactOrItsSuppression() throws {
         let id = contact(try post(1, [("email", "race@example.com")]))["contact_id"] as? Int ?? -1
         let database = self.database!, key = keyA!

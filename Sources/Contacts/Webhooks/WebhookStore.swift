@@ -2,7 +2,7 @@ import Codecs
 import Crypto
 import Postgres
 
-/// The listing's webhook endpoints in SQL (sql/015): add, list and remove, each one statement
+/// The listing's webhook endpoints in SQL (sql/014): add, list and remove, each one statement
 /// that checks the key's grant with the `webhooks` scope (no row: refused, and
 /// ``ContactStore/access(keyHash:listing:)`` tells which `403`).
 public struct WebhookStore: Sendable {

@@ -1,10 +1,10 @@
--- 015: webhook endpoints (API.md §11), managed with the `webhooks` scope.
+-- 014: webhook endpoints (API.md §11), managed with the `webhooks` scope.
 --
 -- An endpoint belongs to a listing: its URL (http or https; the service refuses private
 -- addresses before it gets here, Sources/Contacts/Webhooks), the event types it takes, its
 -- signing secret (`whsec_` + base64 of 32 random bytes, shown once when it is added; stored
 -- as is, since each delivery is signed with it), its status, and where delivery stands:
--- `cursor_txid`/`cursor_seq`, a position in the change feed (sql/014) from which its events
+-- `cursor_txid`/`cursor_seq`, a position in the change feed (sql/013) from which its events
 -- are delivered. A new endpoint starts at the feed's horizon: it receives the changes of every
 -- transaction that had not ended when it was added, and of all later ones (so also a change
 -- that committed just before, when an older transaction was still open then). `pending` (the

@@ -1,4 +1,4 @@
--- 014: the change feed (API.md §10): every committed change to a contact, written by the
+-- 013: the change feed (API.md §10): every committed change to a contact, written by the
 -- database in the transaction of the change, read in commit-safe order.
 --
 -- Events. A row trigger on `contacts` (after INSERT, UPDATE, DELETE) writes one
