@@ -13,7 +13,7 @@ LOCAL_PG := scripts/local-postgres.sh
 # Recipes expand this when they run, i.e. after `database` has started the private cluster.
 DB_URL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell bash $(LOCAL_PG) url))
 
-.PHONY: all build run crm test check python-deps test-asan soak database stop-db db-url packages clean fuzz faults bench bench-ab bench-instructions bench-http check-compose
+.PHONY: all build run crm test check python-deps test-asan soak database stop-db db-url packages clean fuzz faults bench bench-webhooks bench-ab bench-instructions bench-http check-compose
 
 all: build
 
@@ -106,6 +106,11 @@ soak:
 # Every scenario against its database ceiling (pgbench); SEED, DURATION, CONNECTIONS, SCENARIOS.
 bench:
 	bash bench/run.sh
+
+# Webhook delivery: commit-to-receipt latency at RATE (1000) writes/s, and post_create with an
+# active endpoint against without (bench/webhooks.sh).
+bench-webhooks:
+	bash bench/webhooks.sh
 
 # Before/after: BINARIES="a/crm b/crm" side by side on make bench's database, rounds interleaved
 # so that drift favours neither (SCENARIOS, ROUNDS, DURATION).

@@ -86,7 +86,7 @@ let package = Package(
         ),
         .target(
             name: "Contacts",
-            dependencies: ["HTTP", "Postgres", "Operations", "Crypto", "Reactor", "Codecs"]
+            dependencies: ["HTTP", "Postgres", "Operations", "Crypto", "Reactor", "Codecs", "Outbound"]
         ),
         .executableTarget(
             name: "crm",
@@ -128,7 +128,7 @@ let package = Package(
         .testTarget(name: "CodecsTests", dependencies: ["Codecs"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations"]),
         .testTarget(name: "ContactsTests", dependencies: [
-            "Contacts", "Crypto", "HTTP", "Postgres", "Operations", "Reactor", "TestSupport",
+            "Contacts", "Crypto", "HTTP", "Outbound", "Postgres", "Operations", "Reactor", "TestSupport",
         ]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Reactor", "TestSupport"]),
         .testTarget(name: "SchemaTests", dependencies: ["Postgres", "TestSupport"]),

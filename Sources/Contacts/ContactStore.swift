@@ -79,9 +79,12 @@ public struct ContactStore: Sendable {
     }
 
     public let pool: ConnectionPool
+    /// Told after each write that changed contacts committed (webhook dispatchers wake).
+    public let changes: ChangeNotifier?
 
-    public init(pool: ConnectionPool) {
+    public init(pool: ConnectionPool, changes: ChangeNotifier? = nil) {
         self.pool = pool
+        self.changes = changes
     }
 
     // Every write names its actor for the change feed (sql/013): `crm_actor` sets it for the
@@ -122,7 +125,7 @@ public struct ContactStore: Sendable {
                 firstName, lastName, email, phone, ipAddress, actor.keyPrefix, actor.requestID,
             ])
         }[0]
-        return (try Self.outcome(of: row), try row.decode(Bool.self, column: 3))
+        return (noted(try Self.outcome(of: row)), try row.decode(Bool.self, column: 3))
     }
 
     public func upsert(keyHash: [UInt8], listing: Int64, id: Int64?, firstName: FieldInput, lastName: FieldInput,
@@ -168,7 +171,16 @@ public struct ContactStore: Sendable {
     }
 
     private func write(_ statement: PreparedStatement, _ parameters: [(any PostgresEncodable)?]) async throws -> WriteOutcome {
-        try Self.outcome(of: try await pool.withConnection { try await $0.execute(statement, parameters) }[0])
+        noted(try Self.outcome(of: try await pool.withConnection { try await $0.execute(statement, parameters) }[0]))
+    }
+
+    /// Tells ``changes`` when `outcome` is a committed change.
+    private func noted(_ outcome: WriteOutcome) -> WriteOutcome {
+        switch outcome {
+        case .created, .updated, .deleted: changes?.changed()
+        default: break
+        }
+        return outcome
     }
 
     /// A write function's row: (outcome, contact_id, payload).

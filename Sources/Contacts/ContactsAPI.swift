@@ -22,8 +22,9 @@ public struct ContactsAPI: Sendable {
     /// Served at `/metrics`.
     public let metrics: MetricsRegistry
     /// Database errors by class, from the operations, the key lookups and the readiness pings
-    /// (exported as `crm_db_errors_total` with the key gate's, ``ServiceMetrics``).
-    public let databaseErrors = DatabaseErrorCounter()
+    /// (exported as `crm_db_errors_total` with the key gate's, ``ServiceMetrics``), and the
+    /// background work's (purges, webhook delivery).
+    public let databaseErrors: DatabaseErrorCounter
     /// `/readyz`'s ping: one in flight at a time, waited for at most `readinessTimeout`.
     public let readinessProbe: ReadinessProbe
     /// `/crm/{listing_id}/changes`' reads.
@@ -35,8 +36,10 @@ public struct ContactsAPI: Sendable {
 
     public init(store: ContactStore, metrics: MetricsRegistry = MetricsRegistry(), trustedProxies: Set<String> = [],
                 openAPIDocument: [UInt8] = [], readinessTimeout: Duration = .seconds(1),
-                webhookAddresses: AddressPolicy = AddressPolicy(allowsPrivate: false)) {
+                webhookAddresses: AddressPolicy = AddressPolicy(allowsPrivate: false),
+                databaseErrors: DatabaseErrorCounter = DatabaseErrorCounter()) {
         self.store = store
+        self.databaseErrors = databaseErrors
         self.metrics = metrics
         self.trustedProxies = trustedProxies
         self.openAPIDocument = openAPIDocument

@@ -22,6 +22,12 @@ public struct OutboundResponse: Sendable, Equatable {
     public let status: Int
     public let body: [UInt8]
     public let retryAfter: String?
+
+    public init(status: Int, body: [UInt8], retryAfter: String?) {
+        self.status = status
+        self.body = body
+        self.retryAfter = retryAfter
+    }
 }
 
 /// No answer: libcurl's error code (`CURLcode`) and message; `isTimeout` for the overall timeout.
@@ -31,6 +37,9 @@ public struct OutboundError: Error, Sendable, CustomStringConvertible {
 
     /// `CURLE_OPERATION_TIMEDOUT`.
     public var isTimeout: Bool { code == 28 }
+
+    /// `CURLE_ABORTED_BY_CALLBACK`: ended by ``OutboundHTTPClient/shutdown()``.
+    public var isAborted: Bool { code == 42 }
 
     public var description: String { "libcurl error \(code): \(message)" }
 }

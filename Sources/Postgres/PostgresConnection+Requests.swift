@@ -108,9 +108,7 @@ extension PostgresConnection {
             fail(.connectionClosed(lastErrorMessage()))
             return
         }
-        while let notification = PQnotifies(handle) {
-            PQfreemem(notification)  // LISTEN is not used yet; drain so libpq's queue stays empty
-        }
+        deliverNotifications()
         collectResults()
         if let handle = self.handle,
            PQstatus(handle) == CONNECTION_BAD || (state.value.backendTerminated && !state.value.queue.hasRequestOnWire) {

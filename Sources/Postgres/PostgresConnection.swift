@@ -40,6 +40,8 @@ public final class PostgresConnection: Sendable {
         /// The backend announced it is going away (a FATAL error while idle).
         var backendTerminated = false
         var closeHandlers: [@Sendable (PostgresError?) -> Void] = []
+        /// Called with the channel of each `NOTIFY` received (after `LISTEN`).
+        var notificationHandler: (@Sendable (String) -> Void)?
         var connectCompletion: ((Result<Void, PostgresError>) -> Void)?
         var connectTimer: TimerID?
     }

@@ -61,6 +61,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .customLong("webhook-allow-private"),
           help: "Let webhooks call loopback, private and link-local addresses (env CRM_WEBHOOK_ALLOW_PRIVATE=1; default: refused)")
     var webhookAllowPrivate = false
+    @Option(name: .customLong("webhook-workers"),
+            help: "Webhook deliveries this process sends at once; 0: it sends none, other instances do (env CRM_WEBHOOK_WORKERS; default 4)")
+    var webhookWorkers: Int?
+    @Option(name: .customLong("webhook-timeout"),
+            help: "Seconds a webhook receiver has to answer 2xx (env CRM_WEBHOOK_TIMEOUT; default 15)")
+    var webhookTimeout: Int?
+    @Option(name: .customLong("webhook-retry-schedule"),
+            help: "Seconds before each retry of a failed webhook, comma-separated (env CRM_WEBHOOK_RETRY_SCHEDULE; default 5,300,1800,7200,18000,36000,36000)")
+    var webhookRetrySchedule: String?
     @Option(name: .customLong("shutdown-grace"),
             help: "Seconds to finish requests in flight after SIGTERM/SIGINT (env CRM_SHUTDOWN_GRACE; default 10)")
     var shutdownGrace: Double?
@@ -118,6 +127,7 @@ struct ServeSettings {
     let shutdownGrace: Double
     let changeRetentionDays: Int
     let webhookAllowPrivate: Bool
+    let webhooks: WebhookSettings
 
     init(command: ServeCommand) throws {
         host = command.host ?? Environment.value("CRM_HOST") ?? "::"
@@ -143,6 +153,13 @@ struct ServeSettings {
         shutdownGrace = try Self.pick(command.shutdownGrace, "CRM_SHUTDOWN_GRACE", 10, in: 0...3600)
         changeRetentionDays = try Self.pick(command.changeRetentionDays, "CRM_CHANGE_RETENTION_DAYS", 7, in: 1...3650)
         webhookAllowPrivate = command.webhookAllowPrivate || Environment.value("CRM_WEBHOOK_ALLOW_PRIVATE") == "1"
+        let scheduleText = command.webhookRetrySchedule ?? Environment.value("CRM_WEBHOOK_RETRY_SCHEDULE")
+        guard let schedule = scheduleText.map(WebhookSettings.retrySchedule(parsing:)) ?? WebhookSettings.defaultRetrySchedule else {
+            throw ValidationError("webhook-retry-schedule (CRM_WEBHOOK_RETRY_SCHEDULE) must be up to 50 comma-separated whole seconds, each at most 1000000")
+        }
+        webhooks = WebhookSettings(workers: try Self.pick(command.webhookWorkers, "CRM_WEBHOOK_WORKERS", 4, in: 0...1000),
+                                   retrySchedule: schedule,
+                                   timeout: .seconds(try Self.pick(command.webhookTimeout, "CRM_WEBHOOK_TIMEOUT", 15, in: 1...300)))
         if command.rateLimitBurst != nil || Environment.value("CRM_RATE_LIMIT_BURST") != nil {
             rateLimitBurst = try Self.pick(command.rateLimitBurst, "CRM_RATE_LIMIT_BURST", 1, in: 1...1_000_000)
         } else {

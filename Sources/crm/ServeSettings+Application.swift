@@ -28,6 +28,7 @@ extension ServeSettings {
             errorLog: ErrorLog(format: logFormat))
         configuration.changeRetentionDays = changeRetentionDays
         configuration.webhookAllowPrivate = webhookAllowPrivate
+        configuration.webhooks = webhooks
         return configuration
     }
 }

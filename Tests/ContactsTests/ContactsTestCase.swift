@@ -54,6 +54,12 @@ class ContactsTestCase: XCTestCase {
     /// The server's handler deadline; override before `setUp` runs.
     var handlerTimeout: Duration { .seconds(15) }
 
+    /// Webhook delivery; none unless a test turns it on (an endpoint another test adds must not
+    /// be called). Override before `setUp` runs.
+    var webhookSettings: WebhookSettings { WebhookSettings(workers: 0) }
+    /// Whether webhooks may call loopback addresses (the tests' receivers listen there).
+    var webhookAllowPrivate: Bool { false }
+
     /// The key gate's settings; override for other capacities.
     var keyGateSettings: ApplicationConfiguration.KeyGateSettings {
         .init(burst: rateLimitBurst, authFailureRate: authFailureRate)
@@ -83,6 +89,8 @@ class ContactsTestCase: XCTestCase {
             openAPIDocument: FileManager.default.contents(atPath: Self.repositoryFile("openapi.yaml")).map(Array.init) ?? [],
             readinessTimeout: readinessTimeout, keyGate: keyGateSettings)
         configuration.http.handlerTimeout = handlerTimeout
+        configuration.webhooks = webhookSettings
+        configuration.webhookAllowPrivate = webhookAllowPrivate
         let capture = accessLog, errors = errorLog
         configuration.accessLog = AccessLog(format: .logfmt, flushInterval: nil) { capture.append(String(decoding: $0, as: UTF8.self)) }
         configuration.errorLog = ErrorLog(format: .logfmt, writesInBackground: false) { errors.append(String(decoding: $0, as: UTF8.self)) }
@@ -99,6 +107,7 @@ class ContactsTestCase: XCTestCase {
     }
 
     override func tearDown() async throws {
+        await application?.webhooks.stop(gracePeriod: .seconds(2))
         await server?.shutdown(gracePeriod: .seconds(2))
         await pool?.shutdown()
         loops.forEach { $0.shutdown() }

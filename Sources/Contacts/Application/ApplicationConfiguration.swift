@@ -50,6 +50,10 @@ public struct ApplicationConfiguration: Sendable {
     public var changeRetentionDays: Int = 7
     /// Whether webhooks may call loopback and private addresses (`--webhook-allow-private`).
     public var webhookAllowPrivate = false
+    /// How this process delivers webhooks (`--webhook-workers`, `CRM_WEBHOOK_RETRY_SCHEDULE`).
+    /// None unless asked for: `crm serve` asks (4 workers by default); a test or a fuzzer that
+    /// builds the application sends nothing to the endpoints it adds unless it says so.
+    public var webhooks = WebhookSettings(workers: 0)
     /// Sees every answer the HTTP server makes itself (a protocol error), after the application rendered it.
     public var protocolErrorObserver: (@Sendable (HTTPResponse) -> Void)?
 

@@ -23,6 +23,8 @@ public final class CRMApplication: Sendable {
     public let idempotencyKeyPurger: RetentionPurger
     /// Deletes change feed events after the configured retention, in the background.
     public let changePurger: RetentionPurger
+    /// Sends webhooks (API.md §11) in the background.
+    public let webhooks: WebhookDeliveryService
     private let chain: Responder
 
     /// Builds the service on `loops`, shared by the HTTP server and the pool's partitions (a
@@ -34,9 +36,13 @@ public final class CRMApplication: Sendable {
         let metrics = MetricsRegistry()
         self.metrics = metrics
         ServiceMetrics.declare(in: metrics, accessLog: configuration.accessLog, errorLog: configuration.errorLog)
-        api = ContactsAPI(store: ContactStore(pool: pool), metrics: metrics, trustedProxies: configuration.trustedProxies,
+        let addresses = AddressPolicy(allowsPrivate: configuration.webhookAllowPrivate)
+        let databaseErrors = DatabaseErrorCounter()
+        webhooks = WebhookDeliveryService(pool: pool, database: configuration.database, settings: configuration.webhooks,
+                                          addresses: addresses, loop: loops[0], databaseErrors: databaseErrors)
+        api = ContactsAPI(store: ContactStore(pool: pool, changes: webhooks.notifier), metrics: metrics, trustedProxies: configuration.trustedProxies,
                           openAPIDocument: configuration.openAPIDocument, readinessTimeout: configuration.readinessTimeout,
-                          webhookAddresses: AddressPolicy(allowsPrivate: configuration.webhookAllowPrivate))
+                          webhookAddresses: addresses, databaseErrors: databaseErrors)
         let gate = configuration.keyGate
         keys = KeyGate(pool: pool, burst: gate.burst, authFailureRate: gate.authFailureRate, capacity: gate.capacity,
                        addressCapacity: gate.addressCapacity)
@@ -51,6 +57,7 @@ public final class CRMApplication: Sendable {
         server = HTTPServer(configuration: Self.serverConfiguration(configuration, observers: observers), loops: loops,
                             handler: { [chain] request in await Self.respond(to: request, chain: chain) })
         ServiceMetrics.declare(in: metrics, server: server)
+        ServiceMetrics.declare(in: metrics, webhooks: webhooks.statistics)
         idempotencyKeyPurger = .idempotencyKeys(pool: pool, interval: configuration.purgeInterval,
                                                 databaseErrors: api.databaseErrors)
         changePurger = .changes(pool: pool, days: configuration.changeRetentionDays, interval: configuration.purgeInterval,
@@ -67,6 +74,7 @@ public final class CRMApplication: Sendable {
         try server.start()
         idempotencyKeyPurger.start()
         changePurger.start()
+        webhooks.start()
     }
 
     /// Stops accepting, finishes the requests in flight within `gracePeriod`, and flushes the
@@ -75,6 +83,7 @@ public final class CRMApplication: Sendable {
     public func stopServing(gracePeriod: Duration) async {
         idempotencyKeyPurger.stop()
         changePurger.stop()
+        await webhooks.stop()
         await server.shutdown(gracePeriod: gracePeriod)
         configuration.accessLog?.close()
         configuration.errorLog?.close()

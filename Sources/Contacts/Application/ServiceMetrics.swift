@@ -75,4 +75,18 @@ enum ServiceMetrics {
                                  type: "counter") { [([], Double(errorLog.droppedLines))] }
         }
     }
+
+    static func declare(in metrics: MetricsRegistry, webhooks: WebhookStatistics) {
+        metrics.declareGauge("crm_webhook_deliveries_total",
+                             help: "Webhook attempts recorded by this process, by the state they left the delivery in.",
+                             type: "counter") {
+            WebhookStatistics.outcomes.map { ([("outcome", $0)], Double(webhooks.deliveries($0))) }
+        }
+        metrics.declareGauge("crm_webhook_pending", help: "Events waiting for delivery to active endpoints (read every 5 s).") {
+            [([], Double(webhooks.backlog.pending))]
+        }
+        metrics.declareGauge("crm_webhook_oldest_pending_seconds", help: "Age of the oldest event waiting for delivery (read every 5 s).") {
+            [([], webhooks.backlog.oldestSeconds)]
+        }
+    }
 }

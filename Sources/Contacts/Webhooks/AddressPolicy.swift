@@ -5,8 +5,8 @@ import Glibc
 /// private, shared (CGNAT), link-local, multicast, broadcast or unspecified, in IPv4 or IPv6
 /// (IPv4-mapped IPv6 addresses judged as their IPv4 address), unless the operator allows
 /// private addresses (`--webhook-allow-private`). A name is resolved and every address it
-/// resolves to must be allowed. Checked when an endpoint is added; deliveries will check the
-/// address they connect to.
+/// resolves to must be allowed. Checked when an endpoint is added, and at each delivery, which
+/// connects to the addresses checked (``check(host:port:)``).
 public struct AddressPolicy: Sendable {
     public let allowsPrivate: Bool
 
@@ -17,13 +17,30 @@ public struct AddressPolicy: Sendable {
     /// Why `host` may not be called, or nil when it may. Resolves names (on a thread of its
     /// own: `getaddrinfo` blocks).
     public func refusal(host: String) async -> String? {
-        if allowsPrivate { return nil }
-        let addresses = await Self.resolve(host)
-        guard !addresses.isEmpty else { return "does not resolve" }
-        if let blocked = addresses.first(where: Self.isPrivate) {
-            return "resolves to \(Self.text(of: blocked)), a loopback, private or otherwise internal address"
-        }
+        if case let .refused(why) = await check(host: host, port: 0) { return why }
         return nil
+    }
+
+    /// Whether a delivery may connect to `host`, and to which addresses.
+    public enum Verdict: Sendable, Equatable {
+        /// Allowed; `pins` (libcurl's `CURLOPT_RESOLVE` entries, `host:port:address,…`) hold
+        /// the connection to the addresses checked, so a second lookup cannot swap in another
+        /// (DNS rebinding). Empty when private addresses are allowed or `host` is an address.
+        case allowed(pins: [String])
+        case refused(String)
+    }
+
+    /// Resolves `host` once and judges every address it resolves to.
+    public func check(host: String, port: Int) async -> Verdict {
+        if allowsPrivate { return .allowed(pins: []) }
+        let addresses = await Self.resolve(host)
+        guard !addresses.isEmpty else { return .refused("does not resolve") }
+        if let blocked = addresses.first(where: Self.isPrivate) {
+            return .refused("resolves to \(Self.text(of: blocked)), a loopback, private or otherwise internal address")
+        }
+        let texts = addresses.map { $0.count == 16 ? "[\(Self.text(of: $0))]" : Self.text(of: $0) }
+        if host.contains(":") || texts == [host] { return .allowed(pins: []) }
+        return .allowed(pins: ["\(host):\(port):" + texts.joined(separator: ",")])
     }
 
     /// An address as bytes: 4 (IPv4) or 16 (IPv6).

@@ -15,7 +15,8 @@ public struct WebhookStore: Sendable {
         public let url: String
         public let events: [String]
         public let status: String
-        /// Events of its types committed after its delivery position (nil in the answer to an add).
+        /// Events waiting for delivery to it: queued (perhaps retrying) and not yet queued; 0
+        /// once disabled (nil in the answer to an add).
         public let pending: Int64?
         public let lastSuccess: String?
         public let lastFailure: String?
@@ -82,9 +83,12 @@ public struct WebhookStore: Sendable {
         """)
     static let list = PreparedStatement(name: "crm_webhook_list", sql: """
         SELECT w.webhook_id, w.url, array_to_string(w.events, ','), w.status,
-               (SELECT count(*) FROM contact_changes e
-                 WHERE e.listing_id = w.listing_id AND (e.txid, e.seq) > (w.cursor_txid, w.cursor_seq)
-                   AND e.change_type = ANY (w.events)),
+               CASE WHEN w.status = 'active' THEN
+                   (SELECT count(*) FROM contact_changes e
+                     WHERE e.listing_id = w.listing_id AND (e.txid, e.seq) > (w.cursor_txid, w.cursor_seq)
+                       AND e.change_type = ANY (w.events))
+                   + (SELECT count(*) FROM webhook_deliveries d WHERE d.webhook_id = w.webhook_id)
+               ELSE 0 END,
                to_char(w.last_success_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),
                to_char(w.last_failure_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), w.last_error
           FROM webhook_endpoints w
