@@ -48,7 +48,7 @@ drain() {
 }
 
 log "latency: $RATE writes/s for $SECONDS_AT_RATE s"
-CONNECTIONS=10 RATE=$RATE wrk -t1 -c10 -d"${SECONDS_AT_RATE}s" -s bench/wrk/post_paced.lua "http://127.0.0.1:$PORT" > "$PREFIX/paced.txt"
+CONNECTIONS=100 RATE=$RATE wrk -t2 -c100 -d"${SECONDS_AT_RATE}s" -s bench/wrk/post_paced.lua "http://127.0.0.1:$PORT" > "$PREFIX/paced.txt"
 drain
 sql "SELECT 'evt_' || seq, extract(epoch FROM occurred_at) FROM contact_changes" | tr '|' ' ' > "$PREFIX/events.txt"
 read -r reached p50 p99 worst < <(python3 - "$PREFIX/events.txt" "$PREFIX/deliveries.log" <<'PY'

@@ -21,7 +21,7 @@ public struct WebhookSettings: Sendable, Equatable {
     public var queueBatch: Int
 
     public init(workers: Int = 4, retrySchedule: [Int] = WebhookSettings.defaultRetrySchedule, timeout: Duration = .seconds(15),
-                perEndpointConcurrency: Int = 4, pollInterval: Duration = .seconds(1), queueBatch: Int = 500) {
+                perEndpointConcurrency: Int = 4, pollInterval: Duration = .seconds(1), queueBatch: Int = 100) {
         self.workers = workers
         self.retrySchedule = retrySchedule
         self.timeout = timeout
