@@ -10,7 +10,8 @@
 #     prints p50, p99 and max, and the rate reached;
 #  2. cost: post_create at full speed (64 connections, DURATION s) with the endpoint active and
 #     with it disabled, ROUNDS (3) alternating rounds; prints each and the ratio of the medians.
-# Only ratios and latencies are meaningful: wrk, nginx, the server and PostgreSQL share the cores.
+# SERVE_ARGS adds flags to crm serve (e.g. --webhook-endpoint-concurrency 8). Only ratios and
+# latencies are meaningful: wrk, nginx, the server and PostgreSQL share the cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${RATE:-1000} SECONDS_AT_RATE=${SECONDS_AT_RATE:-20} DURATION=${DURATION:-10} ROUNDS=${ROUNDS:-3} POOL=${POOL:-16}
@@ -29,7 +30,7 @@ sql() { psql "$DATABASE_URL" -tAqc "$1"; }
 PREFIX=$(mktemp -d /tmp/crm-bench-hooks.XXXXXX)
 sed -e "s|__PORT__|$HOOK_PORT|" -e "s|__PREFIX__|$PREFIX|g" bench/webhooks/receiver.conf.template > "$PREFIX/nginx.conf"
 nginx -c "$PREFIX/nginx.conf" -p "$PREFIX"
-"$CRM" serve --host 127.0.0.1 --port $PORT --pool-size "$POOL" --webhook-allow-private > /dev/null 2> "$OUT/serve-hooks.err" &
+"$CRM" serve --host 127.0.0.1 --port $PORT --pool-size "$POOL" --webhook-allow-private ${SERVE_ARGS:-} > /dev/null 2> "$OUT/serve-hooks.err" &
 SERVER=$!
 cleanup() { kill "$SERVER" 2>/dev/null || true; [[ -f $PREFIX/nginx.pid ]] && kill "$(cat "$PREFIX/nginx.pid")" 2>/dev/null || true; rm -rf "$PREFIX"; }
 trap cleanup EXIT

@@ -43,10 +43,12 @@ CREATE TABLE webhook_deliveries (
     leased_until    timestamptz,
     PRIMARY KEY (webhook_id, event_seq)
 );
--- Due first, in the order the lease takes them.
-CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (webhook_id, next_attempt_at, event_seq);
--- The leased ones only: counting an endpoint's leases must not read its whole queue (nor the
--- dead rows the queue's churn leaves until vacuum).
+-- Two partial indexes, so that neither the waiting nor the leased are found by reading the
+-- other (nor the dead rows the queue's churn leaves until vacuum): in the steady state a
+-- delivery is inserted leased and deleted, and the waiting index stays empty.
+-- Waiting (not leased), due first, in the order the lease takes them.
+CREATE INDEX webhook_deliveries_waiting_idx ON webhook_deliveries (webhook_id, next_attempt_at, event_seq) WHERE lease_id IS NULL;
+-- Leased: the endpoint's count against its cap, and leases expired (their process died).
 CREATE INDEX webhook_deliveries_leased_idx ON webhook_deliveries (webhook_id, leased_until) WHERE lease_id IS NOT NULL;
 
 -- Records one finished delivery that did not succeed (`crm_webhook_exchange` deletes the
@@ -120,6 +122,7 @@ DECLARE
     v_row record;
     v_queued boolean;
     v_leased integer;
+    v_expired integer;
     v_take integer;
     v_left integer := p_slots;
 BEGIN
@@ -128,35 +131,40 @@ BEGIN
     -- again (at least once) or events queued again (the cursor moves back with them). Not
     -- waiting for the flush makes an exchange several times cheaper.
     PERFORM set_config('synchronous_commit', 'off', true);
-    -- 1. Outcomes. Endpoint rows are locked in id order (every writer of endpoint rows that
-    --    waits takes them in that order; the claims below skip locked rows instead of waiting).
-    --    Successes, the common case, in two statements; the rest one by one.
-    PERFORM FROM webhook_endpoints w
-     WHERE w.webhook_id IN (SELECT (o ->> 'w')::bigint FROM jsonb_array_elements(p_outcomes) o)
-     ORDER BY w.webhook_id FOR NO KEY UPDATE;
-    -- last_success_at to the second (shown to the second): not one row version per delivery.
-    UPDATE webhook_endpoints w SET last_success_at = now(), failing_since = NULL
-     WHERE w.webhook_id IN (SELECT (o ->> 'w')::bigint FROM jsonb_array_elements(p_outcomes) o
-                             WHERE o ->> 'outcome' = 'delivered')
-       AND (w.last_success_at IS NULL OR w.last_success_at < now() - interval '1 second' OR w.failing_since IS NOT NULL);
-    RETURN QUERY
-    WITH o AS (
-        SELECT * FROM jsonb_to_recordset(p_outcomes)
-            AS u(w bigint, s bigint, l bigint, outcome text, retry_after integer, error text)),
-    done AS (
-        DELETE FROM webhook_deliveries d USING o
-         WHERE o.outcome = 'delivered' AND d.webhook_id = o.w AND d.event_seq = o.s)
-    SELECT 'recorded', o.w, o.s, o.l, 'delivered', NULL::text, NULL::text, NULL::bigint, NULL::crm_change_type,
-           NULL::bigint, NULL::text[], NULL::timestamptz
-      FROM o WHERE o.outcome = 'delivered';
-    RETURN QUERY
-    SELECT 'recorded', o.w, o.s, o.l,
-           crm_webhook_record_one(o.w, o.s, o.l, o.outcome, o.retry_after, o.error, p_schedule),
-           NULL::text, NULL::text, NULL::bigint, NULL::crm_change_type, NULL::bigint, NULL::text[], NULL::timestamptz
-      FROM (SELECT * FROM jsonb_to_recordset(p_outcomes)
-                   AS u(w bigint, s bigint, l bigint, outcome text, retry_after integer, error text)
-             WHERE u.outcome <> 'delivered'
-             ORDER BY u.w, u.s OFFSET 0) o;
+    -- 1. Outcomes. Successes, the common case, in two statements (the endpoints' update takes
+    --    their rows in id order: an index scan of the id list); the rest one by one, after
+    --    locking their endpoints in id order (every writer of endpoint rows that waits takes
+    --    them in that order; the claims below skip locked rows instead of waiting).
+    IF jsonb_array_length(p_outcomes) > 0 THEN
+        -- last_success_at to the second (shown to the second): not one row version per delivery.
+        UPDATE webhook_endpoints w SET last_success_at = now(), failing_since = NULL
+         WHERE w.webhook_id = ANY (ARRAY(SELECT DISTINCT (o ->> 'w')::bigint FROM jsonb_array_elements(p_outcomes) o
+                                          WHERE o ->> 'outcome' = 'delivered'))
+           AND (w.last_success_at IS NULL OR w.last_success_at < now() - interval '1 second' OR w.failing_since IS NOT NULL);
+        RETURN QUERY
+        WITH o AS (
+            SELECT * FROM jsonb_to_recordset(p_outcomes)
+                AS u(w bigint, s bigint, l bigint, outcome text, retry_after integer, error text)),
+        done AS (
+            DELETE FROM webhook_deliveries d USING o
+             WHERE o.outcome = 'delivered' AND d.webhook_id = o.w AND d.event_seq = o.s)
+        SELECT 'recorded', o.w, o.s, o.l, 'delivered', NULL::text, NULL::text, NULL::bigint, NULL::crm_change_type,
+               NULL::bigint, NULL::text[], NULL::timestamptz
+          FROM o WHERE o.outcome = 'delivered';
+    END IF;
+    IF p_outcomes @? '$[*] ? (@.outcome != "delivered")' THEN
+        PERFORM FROM webhook_endpoints w
+         WHERE w.webhook_id IN (SELECT (o ->> 'w')::bigint FROM jsonb_array_elements(p_outcomes) o)
+         ORDER BY w.webhook_id FOR NO KEY UPDATE;
+        RETURN QUERY
+        SELECT 'recorded', o.w, o.s, o.l,
+               crm_webhook_record_one(o.w, o.s, o.l, o.outcome, o.retry_after, o.error, p_schedule),
+               NULL::text, NULL::text, NULL::bigint, NULL::crm_change_type, NULL::bigint, NULL::text[], NULL::timestamptz
+          FROM (SELECT * FROM jsonb_to_recordset(p_outcomes)
+                       AS u(w bigint, s bigint, l bigint, outcome text, retry_after integer, error text)
+                 WHERE u.outcome <> 'delivered'
+                 ORDER BY u.w, u.s OFFSET 0) o;
+    END IF;
     -- Whether there is anything to deliver to at all (a dispatcher ignores writes until there is).
     RETURN QUERY
     SELECT 'summary', NULL::bigint, NULL::bigint, NULL::bigint,
@@ -170,16 +178,34 @@ BEGIN
         SELECT w.* FROM webhook_endpoints w WHERE w.status = 'active'
          ORDER BY random() FOR NO KEY UPDATE SKIP LOCKED
     LOOP
-        -- 2. Lease due deliveries from its queue, up to the endpoint's cap.
-        SELECT count(*)::integer INTO v_leased FROM webhook_deliveries d
-         WHERE d.webhook_id = v_endpoint.webhook_id AND d.lease_id IS NOT NULL AND d.leased_until > now();
+        -- 2. Lease due deliveries from its queue, up to the endpoint's cap: first those whose
+        --    lease expired (a process died with them), then the waiting ones due.
+        SELECT count(*) FILTER (WHERE d.leased_until > now())::integer,
+               count(*) FILTER (WHERE d.leased_until <= now())::integer
+          INTO v_leased, v_expired
+          FROM webhook_deliveries d WHERE d.webhook_id = v_endpoint.webhook_id AND d.lease_id IS NOT NULL;
         v_take := greatest(0, least(v_left, p_cap - v_leased));
+        IF v_take > 0 AND v_expired > 0 THEN
+            RETURN QUERY
+            WITH due AS (
+                SELECT d.webhook_id, d.event_seq FROM webhook_deliveries d
+                 WHERE d.webhook_id = v_endpoint.webhook_id AND d.lease_id IS NOT NULL AND d.leased_until <= now()
+                 ORDER BY d.leased_until
+                 LIMIT v_take
+                   FOR UPDATE SKIP LOCKED)
+            UPDATE webhook_deliveries d SET lease_id = v_lease, leased_until = now() + p_lease
+              FROM due WHERE d.webhook_id = due.webhook_id AND d.event_seq = due.event_seq
+            RETURNING 'claimed', d.webhook_id, d.event_seq, d.lease_id, NULL::text, v_endpoint.url, v_endpoint.secret,
+                      d.listing_id, d.change_type, d.contact_id, d.changed, d.occurred_at;
+            GET DIAGNOSTICS v_leased = ROW_COUNT;
+            v_take := v_take - v_leased;
+            v_left := v_left - v_leased;
+        END IF;
         IF v_take > 0 THEN
             RETURN QUERY
             WITH due AS (
                 SELECT d.webhook_id, d.event_seq FROM webhook_deliveries d
-                 WHERE d.webhook_id = v_endpoint.webhook_id AND d.next_attempt_at <= now()
-                   AND (d.leased_until IS NULL OR d.leased_until <= now())
+                 WHERE d.webhook_id = v_endpoint.webhook_id AND d.lease_id IS NULL AND d.next_attempt_at <= now()
                  ORDER BY d.next_attempt_at, d.event_seq
                  LIMIT v_take
                    FOR UPDATE SKIP LOCKED)

@@ -64,6 +64,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("webhook-workers"),
             help: "Webhook deliveries this process sends at once; 0: it sends none, other instances do (env CRM_WEBHOOK_WORKERS; default 4)")
     var webhookWorkers: Int?
+    @Option(name: .customLong("webhook-endpoint-concurrency"),
+            help: "Webhook deliveries in flight at once to one endpoint, over all instances (env CRM_WEBHOOK_ENDPOINT_CONCURRENCY; default 4)")
+    var webhookEndpointConcurrency: Int?
     @Option(name: .customLong("webhook-timeout"),
             help: "Seconds a webhook receiver has to answer 2xx (env CRM_WEBHOOK_TIMEOUT; default 15)")
     var webhookTimeout: Int?
@@ -159,7 +162,9 @@ struct ServeSettings {
         }
         webhooks = WebhookSettings(workers: try Self.pick(command.webhookWorkers, "CRM_WEBHOOK_WORKERS", 4, in: 0...1000),
                                    retrySchedule: schedule,
-                                   timeout: .seconds(try Self.pick(command.webhookTimeout, "CRM_WEBHOOK_TIMEOUT", 15, in: 1...300)))
+                                   timeout: .seconds(try Self.pick(command.webhookTimeout, "CRM_WEBHOOK_TIMEOUT", 15, in: 1...300)),
+                                   perEndpointConcurrency: try Self.pick(command.webhookEndpointConcurrency,
+                                                                         "CRM_WEBHOOK_ENDPOINT_CONCURRENCY", 4, in: 1...1000))
         if command.rateLimitBurst != nil || Environment.value("CRM_RATE_LIMIT_BURST") != nil {
             rateLimitBurst = try Self.pick(command.rateLimitBurst, "CRM_RATE_LIMIT_BURST", 1, in: 1...1_000_000)
         } else {

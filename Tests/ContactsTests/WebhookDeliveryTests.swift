@@ -151,6 +151,24 @@ final class WebhookDeliveryTests: ContactsTestCase {
         XCTAssertEqual(try textRows("SELECT count(*)::text FROM contact_changes WHERE listing_id = 1"), ["1"], "the feed keeps it")
     }
 
+    func testADeliveryLeasedByAProcessThatDiedIsSentOnceItsLeaseExpires() throws {
+        let receiver = try receiver()
+        let endpoint = try addEndpoint(receiver)
+        // What a process killed mid-delivery leaves: a leased delivery nobody will record.
+        try sql("""
+            INSERT INTO webhook_deliveries (webhook_id, event_seq, listing_id, change_type, contact_id, occurred_at,
+                                            lease_id, leased_until)
+            VALUES ($1::bigint, 424242, 1, 'contact.created', 77, now(), -1, now() + interval '1.5 seconds')
+            """, [endpoint.id])
+        let leased = ContinuousClock.now
+        let first = try receiver.waitFor(1)[0]
+        XCTAssertEqual(first.id, "evt_424242")
+        XCTAssertGreaterThanOrEqual(first.arrived - leased, .milliseconds(1400), "not before the lease expired")
+        XCTAssertTrue(first.data["contact"] is NSNull, "no such contact (any more)")
+        try waitUntil("delivered", observe: { try endpointState(endpoint.id) }) { $0 == "active t f - 0" }
+        XCTAssertEqual(receiver.deliveries.count, 1)
+    }
+
     func testNoMoreThanTheCapIsInFlightToOneEndpoint() throws {
         let receiver = try receiver { _ in
             try? await Task.sleep(for: .milliseconds(300))

@@ -87,10 +87,7 @@ public final class WebhookDispatcher: Sendable {
         var inFlight = 0
         var wakes = wakeups.makeAsyncIterator()
         while !Task.isCancelled {
-            let done = finished.withLock { finished in
-                defer { finished.removeAll() }
-                return finished
-            }
+            let done = takeFinished()
             inFlight -= done.count
             let stopping = stopping.load(ordering: .acquiring)
             if stopping && inFlight == 0 && done.isEmpty { return }
@@ -113,6 +110,13 @@ public final class WebhookDispatcher: Sendable {
             }
             if stopping && inFlight == 0 { return }
             _ = await wakes.next()
+        }
+    }
+
+    private func takeFinished() -> [WebhookQueue.Finished] {
+        finished.withLock { finished in
+            defer { finished.removeAll() }
+            return finished
         }
     }
 
