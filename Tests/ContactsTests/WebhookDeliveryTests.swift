@@ -114,6 +114,17 @@ final class WebhookDeliveryTests: ContactsTestCase {
         XCTAssertEqual((data(listed)["webhooks"] as? [[String: Any]])?.first?["status"] as? String, "disabled")
     }
 
+    func testAnEndpointThatHasFailedEveryAttemptForFiveDaysIsDisabledAtItsNextFailure() throws {
+        let receiver = try receiver { _ in HTTPResponse(status: 502) }
+        let endpoint = try addEndpoint(receiver)
+        try sql("UPDATE webhook_endpoints SET failing_since = now() - interval '5 days 1 minute' WHERE webhook_id = $1::bigint",
+                [endpoint.id])
+        XCTAssertEqual(try post(1, [("email", "five-days@example.com")]).status, 201)
+        try receiver.waitFor(1)
+        try waitUntil("disabled", observe: { try endpointState(endpoint.id) }) { $0 == "disabled f t HTTP 502 0" }
+        XCTAssertEqual(try metric(#"crm_webhook_deliveries_total{outcome="disabled"}"#), 1)
+    }
+
     func testAReceiverThatHangsPastTheTimeoutIsTriedAgain() throws {
         let receiver = try receiver { number in
             if number == 0 { try? await Task.sleep(for: .seconds(3)) }
