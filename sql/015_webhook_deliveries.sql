@@ -68,23 +68,24 @@ BEGIN
          WHERE webhook_id = p_webhook_id AND event_seq = p_event_seq AND lease_id = p_lease_id;
         RETURN CASE WHEN FOUND THEN 'released' ELSE 'stale' END;
     END IF;
-    UPDATE webhook_endpoints SET last_failure_at = now(), last_error = left(p_error, 500),
-                                 failing_since = coalesce(failing_since, now())
-     WHERE webhook_id = p_webhook_id AND status = 'active'
-    RETURNING failing_since INTO v_failing_since;
-    IF NOT FOUND THEN
-        RETURN 'stale';  -- removed or disabled meanwhile
-    END IF;
-    IF p_outcome = 'gone' OR v_failing_since <= now() - interval '5 days' THEN
-        UPDATE webhook_endpoints SET status = 'disabled' WHERE webhook_id = p_webhook_id;
-        DELETE FROM webhook_deliveries WHERE webhook_id = p_webhook_id;
-        RETURN 'disabled';
-    END IF;
+    -- A stale outcome (the lease passed to another claim, or the endpoint went) changes nothing.
     UPDATE webhook_deliveries SET attempts = attempts + 1, lease_id = NULL, leased_until = NULL
      WHERE webhook_id = p_webhook_id AND event_seq = p_event_seq AND lease_id = p_lease_id
     RETURNING attempts INTO v_attempts;
     IF NOT FOUND THEN
         RETURN 'stale';
+    END IF;
+    UPDATE webhook_endpoints SET last_failure_at = now(), last_error = left(p_error, 500),
+                                 failing_since = coalesce(failing_since, now())
+     WHERE webhook_id = p_webhook_id AND status = 'active'
+    RETURNING failing_since INTO v_failing_since;
+    IF NOT FOUND THEN
+        RETURN 'stale';  -- disabled meanwhile
+    END IF;
+    IF p_outcome = 'gone' OR v_failing_since <= now() - interval '5 days' THEN
+        UPDATE webhook_endpoints SET status = 'disabled' WHERE webhook_id = p_webhook_id;
+        DELETE FROM webhook_deliveries WHERE webhook_id = p_webhook_id;
+        RETURN 'disabled';
     END IF;
     IF v_attempts > coalesce(cardinality(p_schedule), 0) THEN
         DELETE FROM webhook_deliveries WHERE webhook_id = p_webhook_id AND event_seq = p_event_seq;
@@ -107,7 +108,7 @@ $$;
 -- outcome (its state in `state`), a `summary` row (`state`: `endpoints` when any endpoint is
 -- active, else `none`), and one `claimed` row per leased delivery.
 CREATE FUNCTION crm_webhook_exchange(p_outcomes jsonb, p_schedule integer[], p_slots integer, p_cap integer,
-                                     p_lease interval, p_batch integer)
+                                     p_lease interval, p_batch integer, p_horizon xid8)
     RETURNS TABLE (kind text, webhook_id bigint, event_seq bigint, lease_id bigint, state text, url text, secret text,
                    listing_id bigint, change_type crm_change_type, contact_id bigint, changed text[], occurred_at timestamptz)
     -- A handful of rows: the caller's join to `contacts` is then a few index probes, not a
@@ -115,7 +116,10 @@ CREATE FUNCTION crm_webhook_exchange(p_outcomes jsonb, p_schedule integer[], p_s
     LANGUAGE plpgsql ROWS 8 AS $$
 #variable_conflict use_column
 DECLARE
-    v_horizon xid8 := pg_snapshot_xmin(pg_current_snapshot());
+    -- The caller's horizon, taken with the snapshot its statement reads the contacts with: an
+    -- event queued here is one whose contact that snapshot already sees (this function's own
+    -- statements take later snapshots).
+    v_horizon xid8 := p_horizon;
     v_lease bigint;
     v_endpoint record;
     v_last record;
@@ -131,11 +135,14 @@ BEGIN
     -- again (at least once) or events queued again (the cursor moves back with them). Not
     -- waiting for the flush makes an exchange several times cheaper.
     PERFORM set_config('synchronous_commit', 'off', true);
-    -- 1. Outcomes. Successes, the common case, in two statements (the endpoints' update takes
-    --    their rows in id order: an index scan of the id list); the rest one by one, after
-    --    locking their endpoints in id order (every writer of endpoint rows that waits takes
-    --    them in that order; the claims below skip locked rows instead of waiting).
+    -- 1. Outcomes. First the endpoints they name are locked in id order (every writer of
+    --    endpoint rows that waits takes them in that order, before any delivery row; the
+    --    claims below skip locked rows instead of waiting); then the successes, the common
+    --    case, in two statements, and the rest one by one.
     IF jsonb_array_length(p_outcomes) > 0 THEN
+        PERFORM FROM webhook_endpoints w
+         WHERE w.webhook_id IN (SELECT (o ->> 'w')::bigint FROM jsonb_array_elements(p_outcomes) o)
+         ORDER BY w.webhook_id FOR NO KEY UPDATE;
         -- last_success_at to the second (shown to the second): not one row version per delivery.
         UPDATE webhook_endpoints w SET last_success_at = now(), failing_since = NULL
          WHERE w.webhook_id = ANY (ARRAY(SELECT DISTINCT (o ->> 'w')::bigint FROM jsonb_array_elements(p_outcomes) o
@@ -153,9 +160,6 @@ BEGIN
           FROM o WHERE o.outcome = 'delivered';
     END IF;
     IF p_outcomes @? '$[*] ? (@.outcome != "delivered")' THEN
-        PERFORM FROM webhook_endpoints w
-         WHERE w.webhook_id IN (SELECT (o ->> 'w')::bigint FROM jsonb_array_elements(p_outcomes) o)
-         ORDER BY w.webhook_id FOR NO KEY UPDATE;
         RETURN QUERY
         SELECT 'recorded', o.w, o.s, o.l,
                crm_webhook_record_one(o.w, o.s, o.l, o.outcome, o.retry_after, o.error, p_schedule),
@@ -265,6 +269,10 @@ BEGIN
         -- horizon, so it lies after it (and with none queued the cursor stays: no row version).
         IF v_queued THEN
             UPDATE webhook_endpoints SET cursor_txid = v_last.position_txid, cursor_seq = v_last.position_seq
+             WHERE webhook_id = v_endpoint.webhook_id;
+        ELSIF cardinality(v_endpoint.events) < 3 AND (v_endpoint.cursor_txid, v_endpoint.cursor_seq) < (v_horizon, 0) THEN
+            -- Subscribed to some types only: past the others, so they are not read again.
+            UPDATE webhook_endpoints SET cursor_txid = v_horizon, cursor_seq = 0
              WHERE webhook_id = v_endpoint.webhook_id;
         END IF;
         EXIT WHEN v_left <= 0;

@@ -19,6 +19,8 @@ public final class OutboundHTTPClient: @unchecked Sendable {
     private var transfers: [UnsafeMutableRawPointer: Transfer] = [:]
     private var watched: Set<Int32> = []
     private var timer: TimerID?
+    /// Set by ``shutdown()``: later sends fail at once (`CURLE_ABORTED_BY_CALLBACK`).
+    private var closed = false
 
     /// libcurl's global state, set up once before any handle exists.
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
@@ -36,10 +38,12 @@ public final class OutboundHTTPClient: @unchecked Sendable {
         }
     }
 
-    /// Ends every transfer in flight with an error and frees libcurl's state (on the loop).
+    /// Ends every transfer in flight with an error and frees libcurl's state (on the loop);
+    /// sends after it fail at once, as aborted.
     public func shutdown() async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             loop.execute {
+                self.closed = true
                 for easy in Array(self.transfers.keys) { self.finish(easy, result: CURLE_ABORTED_BY_CALLBACK) }
                 if let timer = self.timer { self.loop.cancelTimer(timer) }
                 for fd in self.watched { self.loop.deregister(fd) }
@@ -54,6 +58,10 @@ public final class OutboundHTTPClient: @unchecked Sendable {
     // MARK: Transfers
 
     private func start(_ request: OutboundRequest, _ continuation: CheckedContinuation<OutboundResponse, any Error>) {
+        guard !closed else {
+            continuation.resume(throwing: OutboundError(code: Int(CURLE_ABORTED_BY_CALLBACK.rawValue), message: "the client is shut down"))
+            return
+        }
         guard let multi = multiHandle(), let easy = curl_easy_init() else {
             continuation.resume(throwing: OutboundError(code: -1, message: "libcurl could not start a transfer"))
             return

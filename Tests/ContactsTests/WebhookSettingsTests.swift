@@ -30,6 +30,8 @@ final class WebhookSettingsTests: XCTestCase {
         XCTAssertEqual(outcome(503, retryAfter: " 12 "), .failed(error: "HTTP 503", retryAfter: 12))
         XCTAssertEqual(outcome(503, retryAfter: "Wed, 21 Oct 2026 07:28:00 GMT"), .failed(error: "HTTP 503", retryAfter: nil))
         XCTAssertEqual(outcome(429, retryAfter: "-3"), .failed(error: "HTTP 429", retryAfter: nil))
+        XCTAssertEqual(outcome(429, retryAfter: "9999999999"), .failed(error: "HTTP 429", retryAfter: 86_400), "at most a day")
+        XCTAssertEqual(outcome(503, retryAfter: "99999999999999999999999"), .failed(error: "HTTP 503", retryAfter: 86_400))
     }
 
     func testOutcomesTravelAsJSONWithTheLeaseTheyWereSentUnder() {

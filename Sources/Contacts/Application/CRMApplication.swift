@@ -83,7 +83,7 @@ public final class CRMApplication: Sendable {
     public func stopServing(gracePeriod: Duration) async {
         idempotencyKeyPurger.stop()
         changePurger.stop()
-        await webhooks.stop()
+        await webhooks.stop(gracePeriod: min(gracePeriod, .seconds(5)))
         await server.shutdown(gracePeriod: gracePeriod)
         configuration.accessLog?.close()
         configuration.errorLog?.close()

@@ -1,5 +1,6 @@
 import Dispatch
 import Glibc
+import Synchronization
 
 /// Which addresses a webhook may be sent to (API.md §11, SSRF): none that is loopback,
 /// private, shared (CGNAT), link-local, multicast, broadcast or unspecified, in IPv4 or IPv6
@@ -30,10 +31,13 @@ public struct AddressPolicy: Sendable {
         case refused(String)
     }
 
-    /// Resolves `host` once and judges every address it resolves to.
-    public func check(host: String, port: Int) async -> Verdict {
+    /// Resolves `host` once and judges every address it resolves to; a lookup that takes
+    /// longer than `limit` is refused (a delivery's lookup counts against its timeout).
+    public func check(host: String, port: Int, within limit: Duration = .seconds(15)) async -> Verdict {
         if allowsPrivate { return .allowed(pins: []) }
-        let addresses = await Self.resolve(host)
+        guard let addresses = await Self.resolve(host, within: limit) else {
+            return .refused("did not resolve within \(limit.components.seconds) s")
+        }
         guard !addresses.isEmpty else { return .refused("does not resolve") }
         if let blocked = addresses.first(where: Self.isPrivate) {
             return .refused("resolves to \(Self.text(of: blocked)), a loopback, private or otherwise internal address")
@@ -78,12 +82,17 @@ public struct AddressPolicy: Sendable {
             || (a == 198 && b & 0xFE == 18)  // 198.18.0.0/15 benchmarking
     }
 
-    /// Every address `host` resolves to (an address literal is itself).
-    static func resolve(_ host: String) async -> [[UInt8]] {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: addresses(of: host))
+    /// Every address `host` resolves to (an address literal is itself); nil when the lookup
+    /// takes longer than `limit` (it cannot be cancelled: its thread finishes it unheard).
+    static func resolve(_ host: String, within limit: Duration) async -> [[UInt8]]? {
+        let answered = FirstAnswer()
+        return await withCheckedContinuation { continuation in
+            let answer: @Sendable ([[UInt8]]?) -> Void = { found in
+                if answered.claim() { continuation.resume(returning: found) }
             }
+            DispatchQueue.global().async { answer(addresses(of: host)) }
+            let nanoseconds = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { answer(nil) }
         }
     }
 
@@ -118,5 +127,17 @@ public struct AddressPolicy: Sendable {
         let family = address.count == 4 ? AF_INET : AF_INET6
         _ = address.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &buffer, socklen_t(buffer.count)) }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Lets the first of two racing callbacks answer (the lookup or its deadline).
+private final class FirstAnswer: Sendable {
+    private let answered = Mutex(false)
+
+    func claim() -> Bool {
+        answered.withLock { done in
+            defer { done = true }
+            return !done
+        }
     }
 }

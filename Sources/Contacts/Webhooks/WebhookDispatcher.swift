@@ -1,3 +1,4 @@
+import Postgres
 import Synchronization
 
 /// Delivers this process's share of webhooks (API.md §11): up to ``WebhookSettings/workers``
@@ -102,8 +103,10 @@ public final class WebhookDispatcher: Sendable {
                     if slots > 0 && exchange.leased.count == slots { continue }  // more may be due
                 } catch {
                     databaseErrors.record(error)
-                    finished.withLock { $0.insert(contentsOf: done, at: 0) }
-                    inFlight += done.count
+                    if Self.isWorthRetrying(error) {
+                        finished.withLock { $0.insert(contentsOf: done, at: 0) }
+                        inFlight += done.count
+                    }  // else the leases expire and the deliveries are sent again: at least once
                     if (try? await Task.sleep(for: .seconds(1))) == nil { return }
                     continue
                 }
@@ -111,6 +114,15 @@ public final class WebhookDispatcher: Sendable {
             if stopping && inFlight == 0 { return }
             _ = await wakes.next()
         }
+    }
+
+    /// Whether the outcomes of a failed exchange are brought to the next one: yes when the
+    /// database was away or the transaction lost a race (deadlock, serialization, timeout);
+    /// no when the exchange itself was refused, which would refuse them again forever.
+    static func isWorthRetrying(_ error: any Error) -> Bool {
+        guard let error = error as? PostgresError else { return true }
+        return error.isConnectionError || error.isTimeout || error.isNotRun || error.sqlState?.errorClass == "40"
+            || error.kind == .client
     }
 
     private func takeFinished() -> [WebhookQueue.Finished] {

@@ -36,21 +36,28 @@ public final class WebhookListener: Sendable {
 
     private func run() async {
         while !Task.isCancelled {
+            var opened: PostgresConnection?
             do {
                 let listening = try await PostgresConnection.connect(database, on: loop)
+                opened = listening
                 connection.withLock { $0 = listening }
+                // stop() cancels, then closes what it finds here: either it found this
+                // connection, or this task sees the cancellation.
+                if Task.isCancelled { break }
                 listening.onNotification { [wake] _ in wake() }
                 try await listening.simpleQuery("LISTEN \(ChangeNotifier.channel)")
                 wake()
                 await withCheckedContinuation { (closed: CheckedContinuation<Void, Never>) in
                     listening.onClose { _ in closed.resume() }
                 }
-                connection.withLock { $0 = nil }
             } catch {
-                // The database is away: try again in a second.
+                // The database is away, or refused LISTEN (a standby): try again in a second.
             }
+            connection.withLock { $0 = nil }
+            if let opened, !opened.isClosed { await opened.close() }
             if Task.isCancelled { return }
             try? await Task.sleep(for: .seconds(1))
         }
+        if let open = connection.withLock({ $0 }) { await open.close() }
     }
 }

@@ -65,7 +65,8 @@ public struct WebhookQueue: Sendable {
                x.change_type::text, x.contact_id, array_to_string(x.changed, ','),
                to_char(x.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
                \(ContactColumns.selectList)
-          FROM crm_webhook_exchange($1::jsonb, $2::int[], $3::int, $4::int, make_interval(secs => $5::double precision), $6::int) x
+          FROM crm_webhook_exchange($1::jsonb, $2::int[], $3::int, $4::int, make_interval(secs => $5::double precision), $6::int,
+                                    pg_snapshot_xmin(pg_current_snapshot())) x
           LEFT JOIN contacts c ON x.kind = 'claimed' AND x.change_type <> 'contact.deleted'
                               AND c.listing_id = x.listing_id AND c.contact_id = x.contact_id
         """)

@@ -30,10 +30,17 @@ public struct WebhookSender: Sendable {
         } catch {
             return .failed(error: "the endpoint's url is not allowed", retryAfter: nil)
         }
+        // One deadline for the attempt, the address lookup included: the lease covers the
+        // timeout and a margin, not a lookup that hangs first.
+        let started = ContinuousClock.now
         let pins: [String]
-        switch await addresses.check(host: url.host, port: url.port) {
+        switch await addresses.check(host: url.host, port: url.port, within: timeout) {
         case let .refused(why): return .failed(error: "\(url.host) \(why)", retryAfter: nil)
         case let .allowed(checked): pins = checked
+        }
+        let left = timeout - (ContinuousClock.now - started)
+        guard left > .milliseconds(100) else {
+            return .failed(error: "no answer within \(timeout.components.seconds) s", retryAfter: nil)
         }
         let timestamp = now()
         guard let signature = WebhookSignature.sign(secret: delivery.secret, id: delivery.eventID, timestamp: timestamp,
@@ -43,7 +50,7 @@ public struct WebhookSender: Sendable {
         let request = OutboundRequest(url: delivery.url, headers: [
             ("Content-Type", "application/json"), ("User-Agent", "crm-webhooks/2"),
             ("webhook-id", delivery.eventID), ("webhook-timestamp", String(timestamp)), ("webhook-signature", signature),
-        ], body: delivery.body, timeout: timeout, pinnedAddresses: pins)
+        ], body: delivery.body, timeout: left, pinnedAddresses: pins)
         do {
             return Self.outcome(of: try await client.send(request))
         } catch let error as OutboundError {
@@ -64,9 +71,11 @@ public struct WebhookSender: Sendable {
         }
     }
 
-    /// `Retry-After` in seconds; only the delay form (an HTTP date is taken as no header).
+    /// `Retry-After` in seconds, at most a day; only the delay form (an HTTP date is taken as
+    /// no header). Digits past any integer are a day too.
     static func retryAfterSeconds(_ text: String) -> Int? {
-        guard let seconds = Int(text.trimming(.spacesAndTabs)), seconds >= 0 else { return nil }
-        return seconds
+        let digits = text.trimming(.spacesAndTabs)
+        guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        return min(Int(digits) ?? Int.max, 86_400)
     }
 }
