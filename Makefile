@@ -70,7 +70,7 @@ db-url:
 # router over a stub database (Sources/ContactsFuzzer). Seeds: the committed corpora; new
 # inputs land in .build-fuzz/corpus/<target>. Prints executions per target; a crash stops it.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= form json multipart validation router
+FUZZ_TARGETS ?= form json multipart validation router csv ndjson
 FUZZ_FLAGS = -c release --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING
 fuzz:
 	$(SWIFT) build $(FUZZ_FLAGS) --product http-parser-fuzzer

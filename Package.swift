@@ -107,7 +107,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "contacts-fuzzer",
-            dependencies: ["Contacts", "HTTP", "Postgres", "Reactor"],
+            dependencies: ["Codecs", "Contacts", "HTTP", "Postgres", "Reactor"],
             path: "Sources/ContactsFuzzer",
             exclude: ["corpus"]
         ),

@@ -12,6 +12,7 @@
 //               over a pool whose database cannot be reached (a stub: every query fails fast);
 //               for /crm/{listing_id}, its parameters also through ContactOperation's checks,
 //               which the router answers only once the database has confirmed the grant
+//   csv, ndjson the import readers (CSVReader, NDJSONReader), fed whole and in pieces
 import Contacts
 import Dispatch
 import Glibc
@@ -66,7 +67,7 @@ struct Replay {
 /// One input through one target, with the checks that must hold for any bytes.
 enum ContactsExercise {
     enum Target: String, CaseIterable {
-        case form, json, multipart, validation, router
+        case form, json, multipart, validation, router, csv, ndjson
     }
 
     static let chosen: Target? = getenv("CRM_FUZZ_TARGET").flatMap { Target(rawValue: String(cString: $0)) }
@@ -86,6 +87,8 @@ enum ContactsExercise {
         case .multipart: parameters(Array(input), contentType: "multipart/form-data; boundary=XyZ")
         case .validation: validation(Array(input))
         case .router: router(Array(input))
+        case .csv: ImportReaderExercise.csv(Array(input))
+        case .ndjson: ImportReaderExercise.ndjson(Array(input))
         }
     }
 
