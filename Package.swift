@@ -124,7 +124,7 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
-        .testTarget(name: "OutboundTests", dependencies: ["Outbound", "HTTP", "Reactor"]),
+        .testTarget(name: "OutboundTests", dependencies: ["Outbound", "HTTP", "Reactor", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations"]),
         .testTarget(name: "ContactsTests", dependencies: [
