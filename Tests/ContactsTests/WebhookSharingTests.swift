@@ -17,13 +17,7 @@ final class WebhookSharingTests: ContactsTestCase {
             try? await Task.sleep(for: .milliseconds(number % 7))
             return HTTPResponse(status: 204)
         }
-        var configuration = application.configuration
-        configuration.outerMiddleware = []
-        configuration.protocolErrorObserver = nil
-        configuration.http.port = 0
-        let otherLoops = [EventLoop(name: "other-process")]
-        let other = CRMApplication(configuration: configuration, loops: otherLoops)
-        try other.start()
+        let (other, otherLoops) = try startSecondApplication(name: "other-process")
         let port = server.port, otherPort = other.server.port
         let key = try createKey(scopes: [.webhooks, .write])
         let added = try call("POST", "/crm/1/webhooks", key: key, body: .form([("url", receiver.url)]))
@@ -41,10 +35,7 @@ final class WebhookSharingTests: ContactsTestCase {
             application.webhooks.statistics.deliveries("delivered") + other.webhooks.statistics.deliveries("delivered")
         }) { $0 == 120 }
         XCTAssertEqual(try textRows("SELECT count(*)::text FROM webhook_deliveries"), ["0"])
-        await other.webhooks.stop()
-        await other.stopServing(gracePeriod: .seconds(1))
-        await other.pool.shutdown()
-        otherLoops.forEach { $0.shutdown() }
+        await stop(other, loops: otherLoops)
         await receiver.stop()
     }
 }
@@ -76,14 +67,8 @@ final class WebhookAddressCheckTests: ContactsTestCase {
 final class WebhookWakeTests: ContactsTestCase {
     func testAWriteInOneProcessWakesTheDispatcherOfAnotherByNotify() async throws {
         let receiver = try WebhookReceiver()
-        var configuration = application.configuration
-        configuration.outerMiddleware = []
-        configuration.protocolErrorObserver = nil
-        configuration.webhooks = WebhookSettings(workers: 2, pollInterval: .seconds(120))
-        configuration.webhookAllowPrivate = true
-        let deliveringLoops = [EventLoop(name: "delivering-process")]
-        let delivering = CRMApplication(configuration: configuration, loops: deliveringLoops)
-        try delivering.start()
+        let (delivering, deliveringLoops) = try startSecondApplication(
+            name: "delivering-process", webhooks: WebhookSettings(workers: 2, pollInterval: .seconds(120)))
         // Its first exchange found no endpoint; from here on only a NOTIFY can wake it in time.
         try await Task.sleep(for: .milliseconds(500))
         try sql("INSERT INTO webhook_endpoints (listing_id, url, events, secret) VALUES (1, $1, '{contact.created}', $2)",
@@ -92,9 +77,30 @@ final class WebhookWakeTests: ContactsTestCase {
         let arrived = try receiver.waitFor(1, timeout: .seconds(10))
         XCTAssertEqual(arrived[0].type, "contact.created")
         XCTAssertEqual(application.webhooks.statistics.deliveries("delivered"), 0, "the API process sends none")
-        await delivering.stopServing(gracePeriod: .seconds(1))
-        await delivering.pool.shutdown()
-        deliveringLoops.forEach { $0.shutdown() }
+        await stop(delivering, loops: deliveringLoops)
         await receiver.stop()
+    }
+}
+
+extension ContactsTestCase {
+    /// Another "process" on the test's database: the same configuration (without the test's
+    /// response recorder), its own pool, loop and port, webhooks as given (default: the test's),
+    /// loopback receivers allowed. Stop it with ``stop(_:loops:)``.
+    func startSecondApplication(name: String, webhooks: WebhookSettings? = nil) throws -> (CRMApplication, [EventLoop]) {
+        var configuration = application.configuration
+        configuration.outerMiddleware = []
+        configuration.protocolErrorObserver = nil
+        configuration.webhooks = webhooks ?? configuration.webhooks
+        configuration.webhookAllowPrivate = true
+        let loops = [EventLoop(name: name)]
+        let second = CRMApplication(configuration: configuration, loops: loops)
+        try second.start()
+        return (second, loops)
+    }
+
+    func stop(_ second: CRMApplication, loops: [EventLoop]) async {
+        await second.stopServing(gracePeriod: .seconds(1))
+        await second.pool.shutdown()
+        loops.forEach { $0.shutdown() }
     }
 }

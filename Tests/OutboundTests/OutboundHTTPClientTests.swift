@@ -4,6 +4,7 @@ import HTTP
 import Outbound
 import Reactor
 import Synchronization
+import TestSupport
 import XCTest
 
 /// libcurl's multi-socket API on our event loop, against a real HTTP server on loopback.
@@ -93,7 +94,7 @@ final class OutboundHTTPClientTests: XCTestCase {
             XCTAssertTrue(error.isTimeout, "\(error)")
         }
         // A closed port: refused.
-        let closed = try XCTUnwrap(Self.closedPort())
+        let closed = try FreePort.next()  // bound, then closed: nothing listens there
         do {
             _ = try await client.send(OutboundRequest(url: "http://127.0.0.1:\(closed)/x", timeout: .seconds(2)))
             XCTFail("refused")
@@ -115,20 +116,5 @@ final class OutboundHTTPClientTests: XCTestCase {
             url: "http://receiver.invalid:\(server.port)/pinned", pinnedAddresses: ["receiver.invalid:\(server.port):127.0.0.1"]))
         XCTAssertEqual(response.status, 204)
         XCTAssertEqual(received.lines.withLock { $0 }.first?.hasPrefix("/pinned"), true)
-    }
-
-    /// A port nothing listens on: bound, then closed.
-    static func closedPort() -> Int? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        return bound ? Int(UInt16(bigEndian: address.sin_port)) : nil
     }
 }

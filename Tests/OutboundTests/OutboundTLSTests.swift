@@ -34,17 +34,7 @@ final class OutboundTLSTests: XCTestCase {
         ])
         // SIGKILL, not SIGTERM (which a child of the test process may have blocked), on every way out.
         do {
-            try waitUntil("the TLS receiver listens on \(port)", timeout: .seconds(10)) {
-                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                defer { close(fd) }
-                var address = sockaddr_in()
-                address.sin_family = sa_family_t(AF_INET)
-                address.sin_port = in_port_t(UInt16(port).bigEndian)
-                address.sin_addr.s_addr = inet_addr("127.0.0.1")
-                return withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-                }
-            }
+            try waitUntil("the TLS receiver listens on \(port)", timeout: .seconds(10)) { (try? RawHTTPClient(port: port)) != nil }
             let loop = EventLoop(name: "tls-test")
             let client = OutboundHTTPClient(loop: loop)
             do {
