@@ -112,6 +112,7 @@ extension PostgresConnection {
         state.value.handle = nil
         if let handle { PQfinish(handle) }
         let failure = error?.asConnectionClosed ?? .connectionClosed("connection closed")
+        failCopy(failure)
         let requests = state.value.queue.close()
         for request in requests { request.completion(.failure(failure)) }
         let handlers = state.value.closeHandlers

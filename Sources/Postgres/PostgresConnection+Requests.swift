@@ -76,6 +76,7 @@ extension PostgresConnection {
         case 0:
             state.value.flushing = false
             setInterest(.read)
+            copyFlushed()
         case 1:
             state.value.flushing = true
             setInterest([.read, .write])
@@ -84,7 +85,7 @@ extension PostgresConnection {
         }
     }
 
-    private func setInterest(_ interest: IOInterest) {
+    func setInterest(_ interest: IOInterest) {
         let socket = state.value.socket
         guard socket >= 0 else { return }
         do {
@@ -109,6 +110,11 @@ extension PostgresConnection {
             return
         }
         deliverNotifications()
+        if state.value.queue.isCopying {
+            // A COPY's data phase: rows for a waiting reader (copy out), or an early error that
+            // the next write finds (copy in).
+            if state.value.copy?.direction == .fromServer { return copyReadable() }
+        }
         collectResults()
         if let handle = self.handle,
            PQstatus(handle) == CONNECTION_BAD || (state.value.backendTerminated && !state.value.queue.hasRequestOnWire) {
@@ -117,7 +123,7 @@ extension PostgresConnection {
     }
 
     /// Hands the queue every whole result libpq has buffered, for as long as it awaits any.
-    private func collectResults() {
+    func collectResults() {
         let pipelined = state.value.queue.isPipelined  // only enterPipelineMode() changes it
         while let handle, state.value.queue.awaitsResults, PQisBusy(handle) == 0 {
             guard let result = PQgetResult(handle) else {
@@ -137,18 +143,22 @@ extension PostgresConnection {
                 break  // the end of a group; its requests completed at their own ends
             case PGRES_PIPELINE_ABORTED where pipelined:
                 state.value.queue.receivedPipelineAborted()
-            case PGRES_COPY_IN where !pipelined:
-                // COPY is not supported. In COPY mode PQgetResult never returns NULL, so end the
-                // copy: the server then answers with an error and the request completes.
+            case PGRES_COPY_IN where !pipelined, PGRES_COPY_OUT where !pipelined:
                 PQclear(result)
-                state.value.queue.refusedCopy(.client("COPY is not supported by this client"))
-                PQputCopyEnd(handle, "COPY is not supported by this client")
+                if copyDataPhaseBegan(toServer: status == PGRES_COPY_IN) { return }
+                guard status == PGRES_COPY_IN else {
+                    return fail(.client("unexpected COPY TO STDOUT: use copyOut"))  // it cannot be ended from here
+                }
+                // In COPY mode PQgetResult never returns NULL, so end the unexpected copy: the
+                // server then answers with an error and the request completes.
+                state.value.queue.refusedCopy(.client("COPY FROM STDIN is run by copyIn only"))
+                PQputCopyEnd(handle, "COPY FROM STDIN is run by copyIn only")
                 flush()
                 continue
             default:
-                // COPY TO STDOUT / COPY BOTH cannot be ended from here: give the connection up.
+                // COPY BOTH, or COPY in pipeline mode, cannot be ended from here: give the connection up.
                 PQclear(result)
-                let reason = pipelined ? "in pipeline mode" : "(COPY is not supported)"
+                let reason = pipelined ? "in pipeline mode" : "(COPY BOTH is not supported)"
                 fail(.client("unexpected result status \(status.rawValue) \(reason)"))
                 return
             }

@@ -42,6 +42,8 @@ public final class PostgresConnection: Sendable {
         var closeHandlers: [@Sendable (PostgresError?) -> Void] = []
         /// Called with the channel of each `NOTIFY` received (after `LISTEN`).
         var notificationHandler: (@Sendable (String) -> Void)?
+        /// The COPY in progress, if any (``copyIn(_:_:)``, ``copyOut(_:_:)``).
+        var copy: PostgresCopySession?
         var connectCompletion: ((Result<Void, PostgresError>) -> Void)?
         var connectTimer: TimerID?
     }

@@ -62,8 +62,12 @@ struct PostgresRequestQueue {
         self.preparesNamedStatements = preparesNamedStatements
     }
 
-    /// Whether results are expected: a request on the wire, or pipelined ones.
-    var awaitsResults: Bool { current != nil || !pipelineInFlight.isEmpty }
+    /// Whether results are expected: a request on the wire (not in a COPY's data phase, where
+    /// libpq yields no result until the copy ends), or pipelined ones.
+    var awaitsResults: Bool { (current != nil && current?.stage != .copying) || !pipelineInFlight.isEmpty }
+
+    /// Whether the request on the wire is in a COPY's data phase.
+    var isCopying: Bool { current?.stage == .copying }
 
     /// Whether a request (not pipelined) is on the wire.
     var hasRequestOnWire: Bool { current != nil }
@@ -149,6 +153,21 @@ struct PostgresRequestQueue {
         recordPipelinedError(.notRun("skipped after an earlier statement of its pipeline group failed"))
     }
 
+    /// The server started the COPY the request on the wire asked for (``Command/copy(sql:)``):
+    /// its data phase begins. False when that request did not ask for one (the connection then
+    /// refuses the copy as before).
+    mutating func copyStarted() -> Bool {
+        guard let inFlight = current, inFlight.stage == .executing, case .copy = inFlight.request.command else { return false }
+        current?.stage = .copying
+        return true
+    }
+
+    /// The COPY's data phase is over (the client ended it, or the server sent its last row):
+    /// its final result follows.
+    mutating func copyEnded() {
+        if current?.stage == .copying { current?.stage = .executing }
+    }
+
     /// The request on the wire started a COPY FROM STDIN, which the connection ends: the
     /// request fails with `error` once the server has answered the ended copy.
     mutating func refusedCopy(_ error: PostgresError) {
@@ -219,7 +238,7 @@ struct PostgresRequestQueue {
             .executePrepared(name: statement.name, parameters: parameters)
         case .prepared(let statement, let parameters):
             .query(sql: statement.sql, parameters: parameters)
-        case .simple(let sql):
+        case .simple(let sql), .copy(let sql):
             .simple(sql: sql)
         }
     }
@@ -256,6 +275,9 @@ enum Command {
     case query(sql: String, parameters: [String?])
     case prepared(PreparedStatement, parameters: [String?])
     case simple(sql: String)
+    /// A `COPY … FROM STDIN` or `TO STDOUT`, sent as a simple query; its data phase is driven
+    /// by the connection's ``PostgresConnection/CopySession``.
+    case copy(sql: String)
 }
 
 /// A request waiting its turn, with the callback that completes the caller's `await`.
@@ -266,7 +288,7 @@ struct PendingRequest {
 
 /// A request on the wire and what has come back for it so far.
 struct InFlightRequest {
-    enum Stage { case preparing, executing }
+    enum Stage { case preparing, executing, copying }
 
     let request: PendingRequest
     var stage: Stage

@@ -33,7 +33,7 @@ final class PostgresRequestQueueTests: XCTestCase {
     private func describe(_ completion: (request: PendingRequest, result: Result<[PostgresResult], PostgresError>)?) -> String? {
         guard let completion else { return nil }
         let name = switch completion.request.command {
-        case .query(let sql, _), .simple(let sql): sql
+        case .query(let sql, _), .simple(let sql), .copy(let sql): sql
         case .prepared(let statement, _): statement.name
         }
         switch completion.result {
