@@ -39,6 +39,7 @@ final class HTTPConnection: Sendable {
     // MARK: Events
 
     func handle(_ events: IOEvents) {
+        if streamedIO(events) { return account() }
         let action = state.value.machine.ioEvent(readable: events.readable, writable: events.writable, hangup: events.hangup,
                                                  paused: state.value.isPaused)
         switch action {
@@ -56,6 +57,7 @@ final class HTTPConnection: Sendable {
     /// Called by the loop's sweep: enforces the request, handler and idle timeouts and the
     /// linger end.
     func checkTimeouts(now: UInt64) {
+        checkRequestBodyTimeout(now: now)
         switch state.value.machine.timeout(now: now) {
         case .none: break
         case .requestTimedOut: fail(.requestTimeout)
@@ -75,10 +77,13 @@ final class HTTPConnection: Sendable {
 
     private var isReading: Bool { state.value.machine.phase == .reading }
 
-    private func readAvailable() {
+    /// A streamed body is arriving and its handler has room for more.
+    var isReceivingBody: Bool { state.value.requestBody != nil && !state.value.requestBodyHeld }
+
+    func readAvailable() {
         for _ in 0..<4 {  // bounded, so one busy client cannot starve the loop's others
-            guard isReading else { return }
-            if !owner.core.budget.allowsBuffering, !readUnderPressure() { return }
+            guard isReading || isReceivingBody else { return }
+            if !isReceivingBody, !owner.core.budget.allowsBuffering, !readUnderPressure() { return }
             let count = owner.read(fd)
             if count > 0 {
                 consume(count)
@@ -86,7 +91,7 @@ final class HTTPConnection: Sendable {
                 if count < owner.readBufferSize { return }
             } else if count == 0 {
                 // The client is gone: nothing more can arrive for a request not yet complete.
-                if isReading { close() }
+                if isReading || isReceivingBody { close() }
                 return
             } else if errno != EINTR {
                 if errno != EAGAIN && errno != EWOULDBLOCK { close() }
@@ -113,7 +118,7 @@ final class HTTPConnection: Sendable {
         }
     }
 
-    private func processBufferedInput() {
+    func processBufferedInput() {
         let input = state.value.input
         var index = state.value.inputIndex
         processInput(input[...], from: &index)
@@ -124,7 +129,7 @@ final class HTTPConnection: Sendable {
     }
 
     private func processInput(_ buffer: ArraySlice<UInt8>, from index: inout Int) {
-        while isReading {
+        while isReading || isReceivingBody {
             let start = index
             switch state.value.parser.parse(buffer, from: &index) {
             case .needMoreData:
@@ -136,10 +141,15 @@ final class HTTPConnection: Sendable {
                 if head.expectsContinue, head.version == .http1_1, state.value.parser.framing != .none, index == buffer.endIndex {
                     sendContinue()
                 }
+                if state.value.parser.streamsBody { startReceivingBody(head) }
+            case .bodyPart(let part):
+                receivedBodyPart(part)
             case .body(let body):
+                if state.value.requestBody != nil { return receivedBodyEnd() }
                 guard let head = state.value.head else { return fail(.internalError) }
                 dispatch(HTTPRequest.received(head: head, body: body, peerAddress: peerAddress))
             case .failure(let error):
+                if state.value.requestBody != nil { return bodyBroke(error) }
                 fail(error)
             }
         }
@@ -214,6 +224,7 @@ final class HTTPConnection: Sendable {
 
     /// Writes the answer to the request being handled, keeping the connection if it may.
     private func answer(_ response: HTTPResponse) {
+        prepareToAnswer(streamed: response.bodyWriter != nil)
         write(response, state.value.answer(status: response.status, now: MonotonicClock.now()))
     }
 
@@ -224,69 +235,8 @@ final class HTTPConnection: Sendable {
         write(owner.core.configuration.errorResponse(error), framing)
     }
 
-    // MARK: Writing
-
-    private func write(_ response: HTTPResponse, _ framing: HTTPConnectionStateMachine.Framing) {
-        let head = HTTPResponseEncoder.encodeHead(response, date: owner.currentDate(), connection: framing.connection)
-        state.value.output = HTTPOutput(head: head, body: framing.includeBody ? response.body : [])
-        state.value.head = nil
-        setPaused(false)  // interest is set by flush, whatever it was
-        flush()
-    }
-
-    private func flush() {
-        switch state.value.output.write(to: fd) {
-        case .blocked(let progressed):
-            // The client is not reading: wait for room, until the response's deadline. Its
-            // body is charged from now on; a client that took bytes goes to the back of the
-            // loop's holders, so that the ones stalled longest are shed first.
-            if !state.value.outputBodyRetained {
-                state.value.outputBodyRetained = true
-                owner.retainBody(state.value.output.body)
-                shedIfOverLimit()
-            }
-            if progressed { state.value.holdTicket = nil }
-            owner.setInterest(.write, for: self)
-            return
-        case .failed:
-            return close()
-        case .done:
-            dropOutput()
-        }
-        switch state.value.machine.written(now: MonotonicClock.now()) {
-        case .linger:
-            // Closing with unread bytes in the socket would reset the connection before the
-            // client has read the response: half-close, and discard input until the deadline.
-            shutdown(fd, Int32(SHUT_WR))
-            state.value.resetInput()
-            owner.setInterest(.read, for: self)
-        case .readNext:
-            owner.setInterest(.read, for: self)
-            processBufferedInput()  // a pipelined request may already be buffered
-        }
-    }
-
-    /// Lets go of the response, written or not.
-    private func dropOutput() {
-        if state.value.outputBodyRetained {
-            owner.releaseBody(state.value.output.body)
-            state.value.outputBodyRetained = false
-        }
-        state.value.output = HTTPOutput()
-    }
-
-    /// Lingering: reads into the shared buffer and forgets, until the client closes.
-    private func discardInput() {
-        for _ in 0..<4 {
-            let count = owner.read(fd)
-            if count > 0 { continue }
-            if count < 0, errno == EINTR { continue }
-            if count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) { close() }
-            return
-        }
-    }
-
     func close() {
+        endStreams()
         state.value.abandonHandling()
         guard state.value.machine.close() else { return }
         setPaused(false)

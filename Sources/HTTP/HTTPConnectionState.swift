@@ -33,6 +33,14 @@ struct HTTPConnectionState {
     var isPaused = false
     /// Its entry in the loop's ``HTTPHolders`` while it holds memory the loop could take back.
     var holdTicket: HTTPHolders.Ticket?
+    /// The streamed body of the request being handled, while it arrives.
+    var requestBody: HTTPRequestBody?
+    /// Not reading: the handler has a high water mark of the streamed body unread.
+    var requestBodyHeld = false
+    /// When the client must have sent more of the streamed body.
+    var requestBodyDeadline: UInt64?
+    /// The streamed response being written, if the answer is one.
+    var responseStream: HTTPResponseStream?
 
     init(machine: HTTPConnectionStateMachine, parser: HTTPRequestParser) {
         self.machine = machine

@@ -153,6 +153,31 @@ struct HTTPConnectionStateMachine {
         return requestSerial
     }
 
+    /// The request's body streams to its handler (dispatched at its head): no handler
+    /// deadline while the client sends it (the connection times a stalled body itself).
+    mutating func streamingBody() {
+        handlerDeadline = nil
+    }
+
+    /// A streamed body has arrived whole: the handler's time runs from now.
+    mutating func streamedBodyReceived(now: UInt64) {
+        guard phase == .handling else { return }
+        handlerDeadline = now &+ timeouts.handler
+        handlingSince = now
+    }
+
+    /// The connection will close after the response in progress (a streamed body left unread,
+    /// or a streamed response to an HTTP/1.0 client, which only the close can end).
+    mutating func closeAfterResponse() {
+        closeAfterWrite = true
+    }
+
+    /// A streamed response moved on: it gets the idle timeout again from now (one that stalls
+    /// that long, on either side, closes the connection).
+    mutating func responseProgressed(now: UInt64) {
+        if phase == .writing { deadline = now &+ timeouts.idle }
+    }
+
     // MARK: Answering
 
     /// Whether the handler's answer for request `serial` is still awaited (not timed out, not closed).

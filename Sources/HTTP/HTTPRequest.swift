@@ -55,7 +55,11 @@ public struct HTTPRequestHead: Sendable {
 /// A complete request, with its body read and de-chunked, handed to the application.
 public struct HTTPRequest: Sendable {
     public let head: HTTPRequestHead
+    /// The body, read whole; empty when it is streamed (``bodyStream``).
     public let body: [UInt8]
+    /// The body as it arrives, for a request whose body is streamed
+    /// (``HTTPRequestParser/Limits/streamedBodyLimit``); nil otherwise.
+    public let bodyStream: HTTPRequestBody?
     /// The client's address as text (`203.0.113.7`, `2001:db8::1`), IPv4-mapped IPv6 unwrapped.
     public let peerAddress: String
     /// Unique within the process for every request a server read (1, 2, …; 0 for one made
@@ -63,16 +67,18 @@ public struct HTTPRequest: Sendable {
     /// one request can be matched by it (e.g. to give both the same request id).
     public let number: UInt64
 
-    public init(head: HTTPRequestHead, body: [UInt8], peerAddress: String, number: UInt64 = 0) {
+    public init(head: HTTPRequestHead, body: [UInt8], peerAddress: String, number: UInt64 = 0, bodyStream: HTTPRequestBody? = nil) {
         self.head = head
         self.body = body
+        self.bodyStream = bodyStream
         self.peerAddress = peerAddress
         self.number = number
     }
 
     /// A request the server read, numbered.
-    static func received(head: HTTPRequestHead, body: [UInt8], peerAddress: String) -> HTTPRequest {
-        HTTPRequest(head: head, body: body, peerAddress: peerAddress, number: counter.add(1, ordering: .relaxed).newValue)
+    static func received(head: HTTPRequestHead, body: [UInt8], peerAddress: String, bodyStream: HTTPRequestBody? = nil) -> HTTPRequest {
+        HTTPRequest(head: head, body: body, peerAddress: peerAddress, number: counter.add(1, ordering: .relaxed).newValue,
+                    bodyStream: bodyStream)
     }
 
     private static let counter = Atomic<UInt64>(0)

@@ -18,10 +18,15 @@ public struct HTTPRequestParser: Sendable {
         /// Request line plus header fields (and, for chunked bodies, the trailer section).
         public var maxHeadBytes: Int
         public var maxBodyBytes: Int
+        /// Which requests have their body streamed to the handler as it arrives
+        /// (``Event/bodyPart(_:)``) instead of gathered whole, and their limit (nil: not streamed).
+        public var streamedBodyLimit: (@Sendable (HTTPRequestHead) -> Int?)?
 
-        public init(maxHeadBytes: Int = 16 * 1024, maxBodyBytes: Int = 64 * 1024) {
+        public init(maxHeadBytes: Int = 16 * 1024, maxBodyBytes: Int = 64 * 1024,
+                    streamedBodyLimit: (@Sendable (HTTPRequestHead) -> Int?)? = nil) {
             self.maxHeadBytes = maxHeadBytes
             self.maxBodyBytes = maxBodyBytes
+            self.streamedBodyLimit = streamedBodyLimit
         }
     }
 
@@ -31,8 +36,11 @@ public struct HTTPRequestParser: Sendable {
         case needMoreData
         /// A request's head is complete; its body (if any) follows.
         case head(HTTPRequestHead)
-        /// The body of the request whose head came last is complete (empty when it had none).
+        /// The body of the request whose head came last is complete (empty when it had none, and
+        /// when it was streamed: its end).
         case body([UInt8])
+        /// The next bytes of a streamed body (never empty); ``body(_:)`` marks its end.
+        case bodyPart(ArraySlice<UInt8>)
         /// The request is malformed or over a limit; answer with this and close.
         case failure(HTTPProtocolError)
     }
@@ -57,6 +65,9 @@ public struct HTTPRequestParser: Sendable {
     public let limits: Limits
     private var state = State.head
     private var body: [UInt8] = []
+    /// The current request's body is streamed (``Event/bodyPart(_:)``), up to this many bytes.
+    private var streamLimit: Int?
+    private var streamedBytes = 0
     /// Where the search for the end of the head resumes, relative to the parse position.
     private var headScanOffset = 0
     /// The framing of the current request, known once its head is parsed.
@@ -69,6 +80,9 @@ public struct HTTPRequestParser: Sendable {
     /// Bytes of body this parser holds until the request is complete (its buffer's capacity,
     /// which is what it costs): the server counts it against its memory budget.
     public var bufferedBodyBytes: Int { body.capacity }
+
+    /// The current request's body is streamed to its handler rather than gathered.
+    public var streamsBody: Bool { streamLimit != nil }
 
     /// True between requests: nothing of a next request has been parsed yet.
     public var isAtRequestBoundary: Bool {
@@ -91,6 +105,11 @@ public struct HTTPRequestParser: Sendable {
             return parseHead(buffer, from: &index)
         case .fixedBody(let remaining):
             let available = min(remaining, buffer.endIndex - index)
+            if streamLimit != nil, available > 0 {
+                state = .fixedBody(remaining: remaining - available)
+                index += available
+                return .bodyPart(buffer[index - available..<index])
+            }
             body.append(contentsOf: buffer[index..<index + available])
             index += available
             if available == remaining { return finishBody() }
@@ -120,6 +139,8 @@ public struct HTTPRequestParser: Sendable {
         case .failure(let error):
             return fail(error)
         case .success(let head):
+            streamLimit = limits.streamedBodyLimit?(head)
+            streamedBytes = 0
             switch bodyFraming(of: head) {
             case .failure(let error):
                 return fail(error)
@@ -151,6 +172,9 @@ public struct HTTPRequestParser: Sendable {
         return nil
     }
 
+    /// The current request's body limit: the streamed one, or the configured maximum.
+    private var bodyLimit: Int { streamLimit ?? limits.maxBodyBytes }
+
     private func bodyFraming(of head: HTTPRequestHead) -> Result<BodyFraming, HTTPProtocolError> {
         let transferEncodings = head.headers.values(for: "Transfer-Encoding")
         let contentLengths = head.headers.values(for: "Content-Length")
@@ -176,7 +200,7 @@ public struct HTTPRequestParser: Sendable {
         guard !first.isEmpty, first.utf8.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }) else {
             return .failure(.malformed("Content-Length is not a number."))
         }
-        guard first.utf8.count <= 18, let length = Int(first), length <= limits.maxBodyBytes else {
+        guard first.utf8.count <= 18, let length = Int(first), length <= bodyLimit else {
             return .failure(.payloadTooLarge)
         }
         return .success(length == 0 ? .none : .contentLength(length))
@@ -196,11 +220,17 @@ public struct HTTPRequestParser: Sendable {
                 if size == 0 {
                     state = .trailers(bytes: 0)
                 } else {
-                    guard size <= limits.maxBodyBytes - body.count else { return fail(.payloadTooLarge) }
+                    guard size <= bodyLimit - body.count - streamedBytes else { return fail(.payloadTooLarge) }
                     state = .chunkData(remaining: size)
                 }
             case .chunkData(let remaining):
                 let available = min(remaining, buffer.endIndex - index)
+                if streamLimit != nil, available > 0 {
+                    state = available == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - available)
+                    streamedBytes += available
+                    index += available
+                    return .bodyPart(buffer[index - available..<index])
+                }
                 body.append(contentsOf: buffer[index..<index + available])
                 index += available
                 guard available == remaining else {
@@ -264,6 +294,7 @@ public struct HTTPRequestParser: Sendable {
         body = []
         state = .head
         framing = .none
+        streamLimit = nil
         return .body(complete)
     }
 

@@ -50,6 +50,9 @@ enum HTTPRequestPeek {
                 guard let headBytes else { return .malformed }  // cannot happen: a body comes after its head
                 return .whole(head: head, body: body, parser: probe, kernelBytes: index - bytes.startIndex - pending,
                               headBytes: headBytes)
+            case .bodyPart:
+                // A streamed body: read as it comes, its handler taking it piece by piece.
+                return .partial(available: bytes.count - pending, declared: nil)
             case .failure:
                 return .malformed
             }

@@ -11,8 +11,19 @@ enum HTTPResponseEncoder {
         return bytes
     }
 
+    /// How the head says where the body ends.
+    enum BodyLength {
+        /// `Content-Length` of the response's body.
+        case content
+        /// `Transfer-Encoding: chunked`: a streamed body (HTTP/1.1).
+        case chunked
+        /// Neither: a streamed body to an HTTP/1.0 client, ended by closing the connection.
+        case untilClose
+    }
+
     /// The head alone, announcing the body's length whether or not the body follows.
-    static func encodeHead(_ response: HTTPResponse, date: String, connection: String?, reserving extra: Int = 0) -> [UInt8] {
+    static func encodeHead(_ response: HTTPResponse, date: String, connection: String?, reserving extra: Int = 0,
+                           length: BodyLength = .content) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(160 + response.headers.count * 40 + extra)
         append("HTTP/1.1 \(response.status.code) \(response.status.reasonPhrase)\r\n", to: &bytes)
@@ -26,7 +37,12 @@ enum HTTPResponseEncoder {
             append(value, to: &bytes)
             append("\r\n", to: &bytes)
         }
-        append("Content-Length: \(response.body.count)\r\nDate: \(date)\r\n", to: &bytes)
+        switch length {
+        case .content: append("Content-Length: \(response.body.count)\r\n", to: &bytes)
+        case .chunked: append("Transfer-Encoding: chunked\r\n", to: &bytes)
+        case .untilClose: break
+        }
+        append("Date: \(date)\r\n", to: &bytes)
         if let connection { append("Connection: \(connection)\r\n", to: &bytes) }
         append("\r\n", to: &bytes)
         return bytes

@@ -48,7 +48,9 @@ struct Replay {
 /// what must hold for any bytes: progress is monotonic and within the buffer, bodies respect the
 /// limit, and all ways of feeding agree (no byte past the slice's end is ever looked at).
 enum ParserExercise {
-    static let limits = HTTPRequestParser.Limits(maxHeadBytes: 2048, maxBodyBytes: 4096)
+    /// Requests to a path ending in `/stream` have their body streamed, as imports are.
+    static let limits = HTTPRequestParser.Limits(maxHeadBytes: 2048, maxBodyBytes: 4096,
+                                                 streamedBodyLimit: { $0.path.hasSuffix("/stream") ? 8192 : nil })
 
     static func run(_ bytes: [UInt8]) {
         let whole = parse(chunks: [bytes])
@@ -83,6 +85,10 @@ enum ParserExercise {
                 case .body(let body):
                     precondition(body.count <= limits.maxBodyBytes, "body over the limit")
                     outcome.append("body \(body.count)")
+                    continue
+                case .bodyPart(let part):
+                    precondition(!part.isEmpty, "an empty body part")
+                    outcome.append("part \(part.count)")
                     continue
                 case .failure(let error):
                     outcome.append("failure \(error.status)")

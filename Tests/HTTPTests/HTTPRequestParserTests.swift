@@ -14,6 +14,7 @@ final class HTTPRequestParserTests: XCTestCase {
             case .needMoreData: return (heads, bodies, nil)
             case .head(let head): heads.append(head)
             case .body(let body): bodies.append(String(decoding: body, as: UTF8.self))
+            case .bodyPart(let part): bodies.append("part " + String(decoding: part, as: UTF8.self))
             case .failure(let error): return (heads, bodies, error)
             }
         }
@@ -127,6 +128,7 @@ final class HTTPRequestParserTests: XCTestCase {
                 case .needMoreData: break loop
                 case .head: continue
                 case .body(let bytes): body = String(decoding: bytes, as: UTF8.self)
+                case .bodyPart: return XCTFail("not a streamed body")
                 case .failure(let error): return XCTFail("\(error)")
                 }
             }
@@ -150,11 +152,63 @@ final class HTTPRequestParserTests: XCTestCase {
                 case .needMoreData: break loop
                 case .head(let head): events.append("head \(head.target)")
                 case .body(let body): events.append("body \(body.count)")
+                case .bodyPart(let part): events.append("part \(part.count)")
                 case .failure(let error): events.append("failure \(error.status)"); break loop
                 }
             }
             XCTAssertEqual(events, text.hasPrefix("GET") ? [] : ["head \(text.split(separator: " ")[1])"], text)
             XCTAssertLessThanOrEqual(index, bytes.count, text)
         }
+    }
+
+    // MARK: Streamed bodies
+
+    /// Feeds `text` in pieces of `step` bytes to a parser that streams `/upload` bodies (up to
+    /// `limit`); returns the events, parts concatenated into one "body …" entry.
+    private func streamed(_ text: String, step: Int, limit: Int = 100) -> [String] {
+        var parser = HTTPRequestParser(limits: .init(streamedBodyLimit: { $0.path == "/upload" ? limit : nil }))
+        let bytes = Array(text.utf8)
+        var buffer: [UInt8] = []
+        var index = 0
+        var events: [String] = []
+        var body = ""
+        for start in stride(from: 0, to: bytes.count, by: step) {
+            buffer += bytes[start..<min(bytes.count, start + step)]
+            loop: while true {
+                switch parser.parse(buffer, from: &index) {
+                case .needMoreData: break loop
+                case .head(let head): events.append("head \(head.path) streams \(parser.streamsBody)")
+                case .bodyPart(let part):
+                    XCTAssertFalse(part.isEmpty)
+                    body += String(decoding: part, as: UTF8.self)
+                case .body(let whole):
+                    events.append(whole.isEmpty ? "end \(body)" : "body \(String(decoding: whole, as: UTF8.self))")
+                    body = ""
+                case .failure(let error): events.append("failure \(error.status)"); break loop
+                }
+            }
+        }
+        return events
+    }
+
+    func testAStreamedBodyComesInPartsThenItsEndWhateverTheCuts() {
+        let text = "POST /upload HTTP/1.1\r\nContent-Length: 26\r\n\r\nabcdefghijklmnopqrstuvwxyz"
+            + "POST /other HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz"
+        for step in [1, 2, 7, 500] {
+            XCTAssertEqual(streamed(text, step: step), ["head /upload streams true", "end abcdefghijklmnopqrstuvwxyz",
+                                                        "head /other streams false", "body xyz"], "step \(step)")
+        }
+        let chunked = "POST /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+        for step in [1, 3, 500] {
+            XCTAssertEqual(streamed(chunked, step: step), ["head /upload streams true", "end abcde"], "step \(step)")
+        }
+    }
+
+    func testAStreamedBodyHasItsOwnLimitBeforeAndWhileItArrives() {
+        XCTAssertEqual(streamed("POST /upload HTTP/1.1\r\nContent-Length: 11\r\n\r\n", step: 100, limit: 10), ["failure 413"])
+        XCTAssertEqual(streamed("POST /upload HTTP/1.1\r\nContent-Length: 1000\r\n\r\n", step: 100, limit: 1000).first,
+                       "head /upload streams true", "over the buffered limit, within the streamed one")
+        let chunked = "POST /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n5\r\nghijk\r\n0\r\n\r\n"
+        XCTAssertEqual(streamed(chunked, step: 100, limit: 10), ["head /upload streams true", "failure 413"])
     }
 }

@@ -9,7 +9,9 @@ import Synchronization
 /// `/throw` throws; `/large?bytes=N` returns N bytes, a new array each time; `/static` returns
 /// ``staticBody``, the same array every time (like a document served from memory); `/gated`
 /// waits until the test opens ``gate`` (cancellation does not stop it); `/unsafe-header` tries
-/// to set a header with CR LF in it. Everything else: 200 with `{"ok":true}`.
+/// to set a header with CR LF in it. Streaming (``TestServer+Streams.swift``): `/upload` takes
+/// its body as it arrives, `/pieces` writes its body piece by piece. Everything else: 200 with
+/// `{"ok":true}`.
 final class TestServer {
     let server: HTTPServer
     var port: Int { server.port }
@@ -17,17 +19,24 @@ final class TestServer {
     let slowInFlight: Counter
     /// What `/gated` requests wait for.
     let gate: Gate
+    /// What the streaming routes saw.
+    let streams: Streams
     /// `/static`'s body: 400,000 bytes, one array for every response.
     static let staticBody = [UInt8]((0..<400_000).map { UInt8(truncatingIfNeeded: $0 % 251) })
 
     init(_ configure: (inout HTTPServerConfiguration) -> Void = { _ in }) throws {
         var configuration = HTTPServerConfiguration(host: "::", port: 0, eventLoops: 2, errorResponse: TestErrorResponse.json)
+        configuration.limits.streamedBodyLimit = { $0.path == "/upload" ? Self.uploadLimit : nil }
         configure(&configuration)
         let slowInFlight = Counter()
         self.slowInFlight = slowInFlight
         let gate = Gate()
         self.gate = gate
-        server = HTTPServer(configuration: configuration) { try await Self.handle($0, slowInFlight: slowInFlight, gate: gate) }
+        let streams = Streams()
+        self.streams = streams
+        server = HTTPServer(configuration: configuration) {
+            try await Self.handle($0, slowInFlight: slowInFlight, gate: gate, streams: streams)
+        }
         try server.start()
     }
 
@@ -73,9 +82,13 @@ final class TestServer {
 
     struct Thrown: Error {}
 
-    static func handle(_ request: HTTPRequest, slowInFlight: Counter, gate: Gate) async throws -> HTTPResponse {
+    static func handle(_ request: HTTPRequest, slowInFlight: Counter, gate: Gate, streams: Streams) async throws -> HTTPResponse {
         let query = request.query.map(String.init) ?? ""
         switch request.path {
+        case "/upload":
+            return try await upload(request, gate: gate, streams: streams)
+        case "/pieces":
+            return pieces(request, streams: streams)
         case "/echo":
             let object: [String: Any] = [
                 "method": request.method.rawValue, "target": request.target, "peer": request.peerAddress,

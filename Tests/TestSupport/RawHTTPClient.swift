@@ -110,11 +110,45 @@ public final class RawHTTPClient {
             let colon = line.firstIndex(of: ":")!
             return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
         }
-        let length = bodyless || status < 200 ? 0 : Int(headers.first { $0.0.lowercased() == "content-length" }?.1 ?? "0") ?? 0
+        func value(_ name: String) -> String? { headers.first { $0.0.lowercased() == name }?.1 }
+        if !bodyless, status >= 200, value("transfer-encoding")?.lowercased() == "chunked" {
+            return Response(status: status, headers: headers, body: try readChunkedBody())
+        }
+        if !bodyless, status >= 200, value("content-length") == nil, value("connection")?.lowercased() == "close" {
+            return Response(status: status, headers: headers, body: readAll())  // ended by the close
+        }
+        let length = bodyless || status < 200 ? 0 : Int(value("content-length") ?? "0") ?? 0
         _ = try readUntil { $0.count >= length ? length : nil }
         let body = Array(pending[..<length])
         pending.removeFirst(length)
         return Response(status: status, headers: headers, body: body)
+    }
+
+    /// A chunked body (RFC 9112 §7.1), de-chunked; throws if the connection ends before its
+    /// last chunk (a cut response).
+    private func readChunkedBody() throws -> [UInt8] {
+        var body: [UInt8] = []
+        var position = 0
+        while true {
+            let lineEnd = try readUntil { buffer in
+                var index = position
+                while index + 1 < buffer.count {
+                    if buffer[index] == 13, buffer[index + 1] == 10 { return index }
+                    index += 1
+                }
+                return nil
+            }
+            let sizeText = String(decoding: pending[position..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
+            guard let size = Int(sizeText, radix: 16) else { throw ClientError(description: "bad chunk size \(sizeText)") }
+            position = lineEnd + 2
+            let needed = position + size + 2
+            _ = try readUntil { $0.count >= needed ? needed : nil }
+            body.append(contentsOf: pending[position..<position + size])
+            position = needed
+            if size == 0 { break }  // no trailers are sent by the server
+        }
+        pending.removeFirst(position)
+        return body
     }
 
     /// Ends the request stream (`shutdown(SHUT_WR)`); responses can still be read.
