@@ -13,7 +13,7 @@ LOCAL_PG := scripts/local-postgres.sh
 # Recipes expand this when they run, i.e. after `database` has started the private cluster.
 DB_URL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell bash $(LOCAL_PG) url))
 
-.PHONY: all build run crm test check python-deps test-asan soak database stop-db db-url packages clean fuzz faults bench bench-webhooks bench-ab bench-instructions bench-http check-compose
+.PHONY: all build run crm test check python-deps test-asan soak database stop-db db-url packages clean fuzz faults bench bench-webhooks bench-imports bench-ab bench-instructions bench-http check-compose
 
 all: build
 
@@ -111,6 +111,11 @@ bench:
 # active endpoint against without (bench/webhooks.sh).
 bench-webhooks:
 	bash bench/webhooks.sh
+
+# Bulk import (1,000,000 and 30,000 rows, end to end) and export against psql's \copy of the
+# same rows, with the server's RSS growth (bench/imports.sh).
+bench-imports:
+	bash bench/imports.sh
 
 # Before/after: BINARIES="a/crm b/crm" side by side on make bench's database, rounds interleaved
 # so that drift favours neither (SCENARIOS, ROUNDS, DURATION).

@@ -24,6 +24,9 @@ Scenarios (all by default):
   webhooks          8 writers for 60 s while crm serve is killed -9 twice and PostgreSQL once: every
                     committed change delivered to a local receiver (0 lost), none that was not
                     committed, every signature valid, duplicates printed (scripts/faults_webhooks.py)
+  imports           a 200,000-row import run undisturbed, then again with crm serve killed -9 mid-job,
+                    then with PostgreSQL killed -9 mid-job: the same final table, counts, rejected rows
+                    and one created event per contact each time (scripts/faults_imports.py)
 
 Each scenario gets its own throwaway PostgreSQL cluster (scripts/local-postgres.sh with its own
 CRM_PG_ROOT and port), so killing it never touches the development cluster.
@@ -541,8 +544,18 @@ def webhooks(binary, cluster):
         raise Failure(str(failure))
 
 
+def imports(binary, cluster):
+    import faults_imports  # scripts/faults_imports.py, which imports this file's helpers
+    try:
+        faults_imports.imports(binary, cluster)
+    except Exception as failure:  # its Failure is the imported module's class, not this one
+        if type(failure).__name__ != "Failure":
+            raise
+        raise Failure(str(failure))
+
+
 SCENARIOS = {"kill_postgres": kill_postgres, "pool_exhaustion": pool_exhaustion, "slow_clients": slow_clients,
-             "disconnects": disconnects, "sigterm": sigterm, "memory": memory, "webhooks": webhooks}
+             "disconnects": disconnects, "sigterm": sigterm, "memory": memory, "webhooks": webhooks, "imports": imports}
 
 
 def main():

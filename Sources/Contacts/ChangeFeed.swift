@@ -50,6 +50,7 @@ public struct ChangeFeed: Sendable {
           LEFT JOIN LATERAL (
                SELECT * FROM contact_changes x
                 WHERE x.listing_id = $2::bigint AND (x.txid, x.seq) > ($3::xid8, $4::bigint) AND x.txid < h.horizon
+                  AND x.txid <> ALL ($7::xid8[])
                 ORDER BY x.txid, x.seq
                 LIMIT $5::int) e ON true
           LEFT JOIN contacts c ON c.listing_id = e.listing_id AND c.contact_id = e.contact_id
@@ -64,6 +65,7 @@ public struct ChangeFeed: Sendable {
         let from = cursor ?? .start(of: listing)
         let rows = try await pool.execute(Self.read, [
             PostgresBytes(keyHash), listing, String(from.txid), from.seq, limit, cursor != nil,
+            "{" + from.skip.map(String.init).joined(separator: ",") + "}",
         ])
         guard rows.rowCount > 0 else { return .refused }
         if try rows[0].decode(Bool.self, column: 1) { return .expired }
@@ -71,11 +73,10 @@ public struct ChangeFeed: Sendable {
         let horizon = ChangeCursor(listing: listing, txid: UInt64(try rows[0].decode(String.self, column: 0)) ?? 0, seq: 0)
         // Every cursor handed out lies below the horizon or is the horizon itself, which only rises.
         if from > horizon { return .unknownCursor }
-        var next = max(from, horizon)
+        var next = from < horizon ? from.moved(toTxid: horizon.txid, seq: 0) : from
         if count == limit {
             let last = rows[count - 1]
-            next = ChangeCursor(listing: listing, txid: UInt64(try last.decode(String.self, column: 3)) ?? 0,
-                                seq: try last.decode(Int64.self, column: 2))
+            next = from.moved(toTxid: UInt64(try last.decode(String.self, column: 3)) ?? 0, seq: try last.decode(Int64.self, column: 2))
         }
         return .page(Page(rows: rows, count: count, nextAfter: next))
     }

@@ -185,9 +185,13 @@ public struct ContactStore: Sendable {
 
     /// A write function's row: (outcome, contact_id, payload).
     private static func outcome(of row: PostgresRow) throws -> WriteOutcome {
-        let outcome = try row.decode(ContactOutcome.self, column: 0)
-        let contactID = try row.decode(Int64?.self, column: 1)
-        let payload = try row.decode(String?.self, column: 2)
+        try outcome(try row.decode(ContactOutcome.self, column: 0), contactID: try row.decode(Int64?.self, column: 1),
+                    payload: try row.decode(String?.self, column: 2))
+    }
+
+    /// What a write function's (outcome, contact_id, payload) amount to; an import's rejected
+    /// rows are stored the same way (sql/016).
+    static func outcome(_ outcome: ContactOutcome, contactID: Int64?, payload: String?) throws -> WriteOutcome {
         switch outcome {
         case .forbidden: return .forbidden
         case .created: return .created(contactJSON: payload ?? "null")

@@ -70,22 +70,30 @@ extension ContactsAPI {
 
     private static func render(_ outcome: ContactStore.WriteOutcome) throws -> HTTPResponse {
         switch outcome {
-        case .forbidden: throw APIError.forbidden
         case .created(let contact): return Self.success(201, "New contact successfully created.", "contact", contact)
         case .updated(let contact): return Self.success(200, "Contact successfully updated.", "contact", contact)
         case .deleted(let ids): return Self.success(202, "Contact deleted successfully.", "contact_ids", ids)
-        case .notFound: throw APIError.contactNotFound
-        case .duplicate(let existing): throw APIError.duplicate(contactID: existing)
+        default: throw refusal(for: outcome) ?? APIError.internal
+        }
+    }
+
+    /// The error a write's refusal is answered with (nil for a success); an import's rejected
+    /// rows are reported with the same (``ImportRowError``).
+    static func refusal(for outcome: ContactStore.WriteOutcome) -> APIError? {
+        switch outcome {
+        case .created, .updated, .deleted: nil
+        case .forbidden: APIError.forbidden
+        case .notFound: APIError.contactNotFound
+        case .duplicate(let existing): APIError.duplicate(contactID: existing)
         case .conflict(let existing):
-            throw APIError.duplicate(contactID: existing, message: "The email and the phone belong to two different contacts.")
-        case .blacklisted(let parameter): throw APIError.blacklisted(parameter)
-        case .invalid(let parameter):
-            throw APIError.invalid(parameter, "\(parameter) is not valid.")
+            APIError.duplicate(contactID: existing, message: "The email and the phone belong to two different contacts.")
+        case .blacklisted(let parameter): APIError.blacklisted(parameter)
+        case .invalid(let parameter): APIError.invalid(parameter, "\(parameter) is not valid.")
         case .lastContactPoint(let parameter):
-            throw APIError.invalid(parameter, "email and phone cannot both be cleared: a contact keeps at least one.")
-        case .inFlight: throw APIError.idempotencyKeyInFlight
-        case .idempotencyKeyReused: throw APIError.idempotencyKeyReused
-        case .suppressed: throw APIError.internal  // ContactStore.delete goes on to the delete: never answered
+            APIError.invalid(parameter, "email and phone cannot both be cleared: a contact keeps at least one.")
+        case .inFlight: APIError.idempotencyKeyInFlight
+        case .idempotencyKeyReused: APIError.idempotencyKeyReused
+        case .suppressed: APIError.internal  // ContactStore.delete goes on to the delete: never answered
         }
     }
 

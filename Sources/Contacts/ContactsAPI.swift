@@ -33,11 +33,18 @@ public struct ContactsAPI: Sendable {
     public let webhookStore: WebhookStore
     /// Which hosts a webhook may call (`--webhook-allow-private`).
     public let webhookAddresses: AddressPolicy
+    /// Uploads, import jobs and their rejected rows (API.md §12).
+    public let imports: ImportStore
+    /// This process's import worker, woken by each upload; nil when it runs no jobs.
+    public let importWorker: ImportWorker?
+    /// Rows an upload may hold.
+    public let maxImportRows: Int
 
     public init(store: ContactStore, metrics: MetricsRegistry = MetricsRegistry(), trustedProxies: Set<String> = [],
                 openAPIDocument: [UInt8] = [], readinessTimeout: Duration = .seconds(1),
                 webhookAddresses: AddressPolicy = AddressPolicy(allowsPrivate: false),
-                databaseErrors: DatabaseErrorCounter = DatabaseErrorCounter()) {
+                databaseErrors: DatabaseErrorCounter = DatabaseErrorCounter(),
+                importWorker: ImportWorker? = nil, maxImportRows: Int = ImportSettings().maxRows) {
         self.store = store
         self.databaseErrors = databaseErrors
         self.metrics = metrics
@@ -47,6 +54,9 @@ public struct ContactsAPI: Sendable {
         changeFeed = ChangeFeed(pool: store.pool)
         webhookStore = WebhookStore(pool: store.pool)
         self.webhookAddresses = webhookAddresses
+        imports = ImportStore(pool: store.pool)
+        self.importWorker = importWorker
+        self.maxImportRows = maxImportRows
     }
 
     /// `/healthz`'s answer, built once: it is what load balancers poll.

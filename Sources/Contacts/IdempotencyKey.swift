@@ -24,6 +24,15 @@ public struct IdempotencyKey: Sendable, Equatable {
     /// The request's key and fingerprint; nil without the header; a `400` naming
     /// `Idempotency-Key` for a malformed one or for two different ones.
     public init?(headers: HTTPHeaders, method: HTTPMethod, listing: Int64, parameters: RequestParameters) throws(APIError) {
+        guard let value = try Self.value(in: headers) else { return nil }
+        self.value = value
+        let known = parameters.nonEmptyPairs.filter { Self.postParameters.contains($0.0) }
+        fingerprint = Self.fingerprint(method: method, path: "/crm/\(listing)", parameters: known)
+    }
+
+    /// The header's value, checked; nil without the header (an import's key, whose fingerprint
+    /// is its file's, ``ImportUpload``).
+    static func value(in headers: HTTPHeaders) throws(APIError) -> String? {
         let given = headers.values(for: Self.headerName)
         guard let value = given.first else { return nil }
         guard given.allSatisfy({ $0 == value }) else {
@@ -32,9 +41,7 @@ public struct IdempotencyKey: Sendable, Equatable {
         guard (1...Self.maxLength).contains(value.utf8.count), value.utf8.allSatisfy({ (0x20...0x7E).contains($0) }) else {
             throw APIError.invalid(Self.headerName, "Idempotency-Key must be 1 to 255 printable ASCII characters.")
         }
-        self.value = value
-        let known = parameters.nonEmptyPairs.filter { Self.postParameters.contains($0.0) }
-        fingerprint = Self.fingerprint(method: method, path: "/crm/\(listing)", parameters: known)
+        return value
     }
 
     static func fingerprint(method: HTTPMethod, path: String, parameters: [(String, String)]) -> [UInt8] {

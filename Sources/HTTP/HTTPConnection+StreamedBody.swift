@@ -57,7 +57,9 @@ extension HTTPConnection {
         guard state.value.requestBody != nil, state.value.requestBodyHeld else { return }
         state.value.requestBodyHeld = false
         state.value.requestBodyDeadline = MonotonicClock.now() &+ owner.timeouts.request
-        if state.value.inputPending { processBufferedInput() }
+        // What was read before the pause, and the body's end when its last byte came just
+        // before it (the parser reports the end on the next call, which needs no byte).
+        processBufferedInput()
         if isReceivingBody { owner.setInterest(.read, for: self) }
         account()
     }

@@ -212,10 +212,10 @@ public struct HTTPRequestParser: Sendable {
         while true {
             switch state {
             case .chunkSize:
-                guard let (line, next) = nextLine(buffer, from: index, maxLength: 1024) else {
+                guard let (line, next) = HTTPLines.nextLine(buffer, from: index, maxLength: 1024) else {
                     return buffer.endIndex - index > 1024 ? fail(.malformed("Chunk size line too long.")) : .needMoreData
                 }
-                guard let size = chunkSize(line) else { return fail(.malformed("Malformed chunk size.")) }
+                guard let size = HTTPLines.chunkSize(line) else { return fail(.malformed("Malformed chunk size.")) }
                 index = next
                 if size == 0 {
                     state = .trailers(bytes: 0)
@@ -239,7 +239,7 @@ public struct HTTPRequestParser: Sendable {
                 }
                 state = .chunkDataEnd
             case .chunkDataEnd:
-                guard let (line, next) = nextLine(buffer, from: index, maxLength: 2) else {
+                guard let (line, next) = HTTPLines.nextLine(buffer, from: index, maxLength: 2) else {
                     return buffer.endIndex - index >= 2 ? fail(.malformed("Chunk data not followed by CRLF.")) : .needMoreData
                 }
                 guard line.isEmpty else { return fail(.malformed("Chunk data longer than its size.")) }
@@ -248,7 +248,7 @@ public struct HTTPRequestParser: Sendable {
             case .trailers(let bytes):
                 // Trailer fields are read and dropped; they count against the head limit.
                 let budget = limits.maxHeadBytes - bytes
-                guard let (line, next) = nextLine(buffer, from: index, maxLength: budget) else {
+                guard let (line, next) = HTTPLines.nextLine(buffer, from: index, maxLength: budget) else {
                     return buffer.endIndex - index > budget ? fail(.headersTooLarge) : .needMoreData
                 }
                 index = next
@@ -258,35 +258,6 @@ public struct HTTPRequestParser: Sendable {
                 return .needMoreData
             }
         }
-    }
-
-    /// The line starting at `start` without its terminator, and the index after it; nil if its
-    /// end has not arrived within `maxLength` bytes.
-    private func nextLine(_ buffer: ArraySlice<UInt8>, from start: Int, maxLength: Int) -> (ArraySlice<UInt8>, Int)? {
-        let limit = min(buffer.endIndex, start + maxLength + 2)
-        var position = start
-        while position < limit {
-            if buffer[position] == .lf {
-                let end = position > start && buffer[position - 1] == .cr ? position - 1 : position
-                return (buffer[start..<end], position + 1)
-            }
-            position += 1
-        }
-        return nil
-    }
-
-    /// Hex digits, optionally followed by `;` extensions (ignored); at most 16 digits.
-    private func chunkSize(_ line: ArraySlice<UInt8>) -> Int? {
-        let digits = line.prefix { $0 != UInt8(ascii: ";") && $0 != .space && $0 != .tab }
-        guard !digits.isEmpty, digits.count <= 16 else { return nil }
-        var size: UInt64 = 0
-        for digit in digits {
-            guard let value = ASCII.hexValue(digit) else { return nil }
-            size = size << 4 | UInt64(value)
-        }
-        let rest = line.dropFirst(digits.count)
-        guard rest.allSatisfy({ $0 >= 0x20 || $0 == .tab }) else { return nil }
-        return size > UInt64(Int.max) ? Int.max : Int(size)
     }
 
     private mutating func finishBody() -> Event {

@@ -155,9 +155,15 @@ extension PostgresConnection {
             state.value.copy?.inDataPhase = false
             state.value.queue.copyEnded()
             flush()
+            // The final result may have been read already, while libpq wrote (see handleIO).
+            if handle == self.handle, self.handle != nil { collectResults() }
         case 0:
             flush()
             state.value.copy?.flushWaiter = { [self] result in if case .success = result { putCopyEnd(abortMessage) } }
+            if !state.value.flushing, let waiter = state.value.copy?.flushWaiter {
+                state.value.copy?.flushWaiter = nil
+                waiter(.success(()))
+            }
         default:
             fail(.connectionClosed(lastErrorMessage()))
         }

@@ -104,7 +104,12 @@ extension PostgresConnection {
             flush()
             guard self.handle != nil else { return }
         }
-        guard events.readable else { return }
+        guard events.readable else {
+            // libpq reads while it writes once the socket's send buffer is full (pqSendSome), so
+            // an answer may already sit in its buffer with nothing left to wake us: collect it.
+            if state.value.queue.awaitsResults { collectResults() }
+            return
+        }
         guard PQconsumeInput(handle) == 1 else {
             fail(.connectionClosed(lastErrorMessage()))
             return

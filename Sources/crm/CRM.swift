@@ -27,7 +27,8 @@ struct CRM: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crm",
         abstract: "Contacts CRM API service.",
-        subcommands: [ServeCommand.self, MigrateCommand.self, KeyCommand.self, BlacklistCommand.self, WebhookCommand.self]
+        subcommands: [ServeCommand.self, MigrateCommand.self, KeyCommand.self, BlacklistCommand.self, WebhookCommand.self,
+                      ImportCommand.self, ExportCommand.self]
     )
 
     static func main() async {

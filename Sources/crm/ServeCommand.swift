@@ -73,6 +73,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("webhook-retry-schedule"),
             help: "Seconds before each retry of a failed webhook, comma-separated (env CRM_WEBHOOK_RETRY_SCHEDULE; default 5,300,1800,7200,18000,36000,36000)")
     var webhookRetrySchedule: String?
+    @Option(name: .customLong("max-import-bytes"),
+            help: "Bytes an import upload may send; more is 413 (env CRM_MAX_IMPORT_BYTES; default 268435456)")
+    var maxImportBytes: Int?
+    @Option(name: .customLong("import-workers"),
+            help: "Import jobs this process applies at once; 0: none, other instances do (env CRM_IMPORT_WORKERS; default 1)")
+    var importWorkers: Int?
     @Option(name: .customLong("shutdown-grace"),
             help: "Seconds to finish requests in flight after SIGTERM/SIGINT (env CRM_SHUTDOWN_GRACE; default 10)")
     var shutdownGrace: Double?
@@ -131,6 +137,7 @@ struct ServeSettings {
     let changeRetentionDays: Int
     let webhookAllowPrivate: Bool
     let webhooks: WebhookSettings
+    let imports: ImportSettings
 
     init(command: ServeCommand) throws {
         host = command.host ?? Environment.value("CRM_HOST") ?? "::"
@@ -165,6 +172,8 @@ struct ServeSettings {
                                    timeout: .seconds(try Self.pick(command.webhookTimeout, "CRM_WEBHOOK_TIMEOUT", 15, in: 1...300)),
                                    perEndpointConcurrency: try Self.pick(command.webhookEndpointConcurrency,
                                                                          "CRM_WEBHOOK_ENDPOINT_CONCURRENCY", 4, in: 1...1000))
+        imports = ImportSettings(maxBytes: try Self.pick(command.maxImportBytes, "CRM_MAX_IMPORT_BYTES", 256 << 20, in: 1...(1 << 40)),
+                                 workers: try Self.pick(command.importWorkers, "CRM_IMPORT_WORKERS", 1, in: 0...64))
         if command.rateLimitBurst != nil || Environment.value("CRM_RATE_LIMIT_BURST") != nil {
             rateLimitBurst = try Self.pick(command.rateLimitBurst, "CRM_RATE_LIMIT_BURST", 1, in: 1...1_000_000)
         } else {

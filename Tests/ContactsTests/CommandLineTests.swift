@@ -149,10 +149,31 @@ final class CommandLineTests: XCTestCase {
     func testEveryCommandHasHelp() throws {
         for command in [["serve"], ["migrate"], ["key", "create"], ["key", "revoke"], ["key", "list"],
                         ["blacklist", "add"], ["blacklist", "remove"], ["blacklist", "list"],
-                        ["webhook", "add"], ["webhook", "list"], ["webhook", "remove"]] {
+                        ["webhook", "add"], ["webhook", "list"], ["webhook", "remove"], ["import"], ["export"]] {
             let outcome = try ChildProcess.run(ChildProcess.crmExecutable, command + ["--help"])
             XCTAssertEqual(outcome.status, 0, "\(command)")
             XCTAssertTrue(outcome.standardOutput.contains("USAGE: crm \(command.joined(separator: " "))"), outcome.standardOutput)
         }
+    }
+
+    func testImportAppliesAFileAndExportWritesTheListingWithItsCursor() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("crm-import-\(getpid()).csv")
+        try "email,phone,first_name\ncli1@example.com,,One\nbad,,\ncli2@example.com,+1 555 000 0002,Two\n"
+            .write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let imported = try crm("import", "--listing", "5", "--mode", "create", file.path)
+        XCTAssertEqual(imported.status, 0, imported.standardError)
+        XCTAssertTrue(imported.standardOutput.contains("completed: 3 row(s), 2 created, 0 updated, 1 rejected"), imported.standardOutput)
+        XCTAssertEqual(imported.standardError,
+                       #"{"row":2,"code":"invalid_parameter","parameter":"email","message":"email must be an address like name@example.com."}"# + "\n")
+        let exported = try crm("export", "--listing", "5")
+        XCTAssertEqual(exported.status, 0, exported.standardError)
+        let lines = exported.standardOutput.split(separator: "\n")
+        XCTAssertEqual(lines.count, 3)
+        XCTAssertTrue(lines[0].hasPrefix("contact_id,contact_unique_id,contact_first_name"))
+        XCTAssertTrue(lines[1].contains(",One,,cli1@example.com,,"), String(lines[1]))
+        XCTAssertTrue(exported.standardError.hasPrefix("X-Change-Cursor: 5-"), exported.standardError)
+        let unknown = try crm("import", "--listing", "5", "--format", "xml", file.path)
+        XCTAssertNotEqual(unknown.status, 0)
     }
 }

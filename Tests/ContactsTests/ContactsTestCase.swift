@@ -60,6 +60,13 @@ class ContactsTestCase: XCTestCase {
     /// Whether webhooks may call loopback addresses (the tests' receivers listen there).
     var webhookAllowPrivate: Bool { false }
 
+    /// How the application takes uploads and runs imports: limits small enough for a test to
+    /// pass them (60,000 rows, 8 MiB); jobs run only for a test that asks (``importWorkers``).
+    var importSettings: ImportSettings {
+        ImportSettings(maxBytes: 8 << 20, maxRows: 60_000, workers: importWorkers, pollInterval: .milliseconds(200))
+    }
+    var importWorkers: Int { 0 }
+
     /// The key gate's settings; override for other capacities.
     var keyGateSettings: ApplicationConfiguration.KeyGateSettings {
         .init(burst: rateLimitBurst, authFailureRate: authFailureRate)
@@ -91,6 +98,7 @@ class ContactsTestCase: XCTestCase {
         configuration.http.handlerTimeout = handlerTimeout
         configuration.webhooks = webhookSettings
         configuration.webhookAllowPrivate = webhookAllowPrivate
+        configuration.imports = importSettings
         let capture = accessLog, errors = errorLog
         configuration.accessLog = AccessLog(format: .logfmt, flushInterval: nil) { capture.append(String(decoding: $0, as: UTF8.self)) }
         configuration.errorLog = ErrorLog(format: .logfmt, writesInBackground: false) { errors.append(String(decoding: $0, as: UTF8.self)) }
@@ -108,6 +116,7 @@ class ContactsTestCase: XCTestCase {
 
     override func tearDown() async throws {
         await application?.webhooks.stop(gracePeriod: .seconds(2))
+        await application?.importWorker?.stop()
         await server?.shutdown(gracePeriod: .seconds(2))
         await pool?.shutdown()
         loops.forEach { $0.shutdown() }
@@ -269,25 +278,4 @@ class ContactsTestCase: XCTestCase {
     func data(_ response: RawHTTPClient.Response) -> [String: Any] {
         (response.json["data"] as? [String: Any]) ?? [:]
     }
-}
-
-
-/// Lines written by a log handler, kept for assertions.
-final class LineCapture: Sendable {
-    private let lines = Mutex<[String]>([])
-
-    /// Takes one write of the log, which holds one line or several (two requests ending at once
-    /// share a batch): each line is kept on its own, with its newline.
-    func append(_ batch: String) {
-        var split: [String] = []
-        var rest = Substring(batch)
-        while let newline = rest.firstIndex(of: "\n") {
-            split.append(String(rest[...newline]))
-            rest = rest[rest.index(after: newline)...]
-        }
-        if !rest.isEmpty { split.append(String(rest)) }
-        lines.withLock { $0.append(contentsOf: split) }
-    }
-
-    var all: [String] { lines.withLock { $0 } }
 }

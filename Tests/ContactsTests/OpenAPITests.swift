@@ -167,6 +167,8 @@ final class OpenAPIDocumentTests: XCTestCase {
 /// Real answers of every kind the router gives, from real requests to the real server, held
 /// to the route table and to their documented status, headers and schema.
 final class OpenAPIResponseTests: ContactsTestCase {
+    override var importWorkers: Int { 1 }
+
     /// Answers provoked by tests of their own, which need a setup of their own.
     static let provokedElsewhere: [String: String] = [
         "429": "RateLimitTests.testALimitedKeyGets429WithHeadersAndRecoversAfterTheWindow",
@@ -236,6 +238,7 @@ final class OpenAPIResponseTests: ContactsTestCase {
         XCTAssertEqual(try call("POST", "/crm/1", key: keyA, body: .form([("email", "doc@example.com")]), headers: duplicate).status, 409)
         XCTAssertEqual(try call("POST", "/crm/1", key: keyA, body: .form([("email", "doc@example.com")]), headers: duplicate).status, 409)
         try provokeWebhookAnswers(csv: csv)
+        try provokeImportAnswers()
         for method in ["GET", "HEAD"] {
             XCTAssertEqual(try call(method, "/crm/1/changes", key: keyA).status, 200)
             XCTAssertEqual(try call(method, "/crm/1/changes?limit=0", key: keyA).status, 400)

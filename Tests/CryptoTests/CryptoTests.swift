@@ -13,6 +13,19 @@ final class CryptoTests: XCTestCase {
                        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
+    func testAHasherFedInPiecesGivesTheOneShotDigest() {
+        let message = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        for step in [1, 63, 64, 4096, 100_000] {
+            let hasher = SHA256Hasher()
+            for start in stride(from: 0, to: message.count, by: step) {
+                hasher.update(Array(message[start..<min(message.count, start + step)]))
+            }
+            XCTAssertEqual(hasher.finalize(), SHA256.hash(message), "pieces of \(step)")
+        }
+        XCTAssertEqual(SHA256Hasher().finalize().map { String(format: "%02x", $0) }.joined(),
+                       "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "nothing fed: the empty message")
+    }
+
     func testAnyCollectionOfBytesHashesLikeItsArray() {
         let text = "crm_0123456789abcdefghijABCDEFGHIJ"
         XCTAssertEqual(SHA256.hash(text.utf8), SHA256.hash(Array(text.utf8)))

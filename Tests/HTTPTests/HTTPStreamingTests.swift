@@ -116,6 +116,19 @@ final class HTTPStreamingTests: XCTestCase {
         XCTAssertEqual((response.json["sum"] as? NSNumber)?.uint32Value, Self.sum(body))
     }
 
+    func testABodyWhoseLastByteFillsTheHandlersShareStillEnds() throws {
+        // 512 KiB: the last piece read reaches the high water mark, so reading pauses just
+        // before the parser reports the end; once the handler takes the pieces, the end must come.
+        let body = Self.bytes(512 * 1024)
+        let connection = try client()
+        try connection.send(Array("POST /upload?gated=1 HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body)
+        usleep(300_000)
+        server.gate.open()
+        let response = try connection.readResponse()
+        XCTAssertEqual(response.status, 200, "not a 408 for a body that had arrived whole")
+        XCTAssertEqual(response.json["bytes"] as? Int, body.count)
+    }
+
     func testAStalledBodyTimesOutAndTheHandlerAnswers408() throws {
         let connection = try client()
         try connection.send(Array("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n".utf8) + Self.bytes(400))

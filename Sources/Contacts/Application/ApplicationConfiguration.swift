@@ -54,6 +54,9 @@ public struct ApplicationConfiguration: Sendable {
     /// None unless asked for: `crm serve` asks (4 workers by default); a test or a fuzzer that
     /// builds the application sends nothing to the endpoints it adds unless it says so.
     public var webhooks = WebhookSettings(workers: 0)
+    /// How this process takes uploads and runs import jobs. Uploads are taken, but no job is
+    /// run unless asked for: `crm serve` asks (1 worker by default), as for webhooks.
+    public var imports = ImportSettings(workers: 0)
     /// Sees every answer the HTTP server makes itself (a protocol error), after the application rendered it.
     public var protocolErrorObserver: (@Sendable (HTTPResponse) -> Void)?
 

@@ -25,6 +25,10 @@ public final class CRMApplication: Sendable {
     public let changePurger: RetentionPurger
     /// Sends webhooks (API.md §11) in the background.
     public let webhooks: WebhookDeliveryService
+    /// Applies staged imports (API.md §12) in the background; nil when this process runs none.
+    public let importWorker: ImportWorker?
+    /// Imports' counts for `/metrics`.
+    public let importStatistics = ImportStatistics()
     private let chain: Responder
 
     /// Builds the service on `loops`, shared by the HTTP server and the pool's partitions (a
@@ -40,9 +44,14 @@ public final class CRMApplication: Sendable {
         let databaseErrors = DatabaseErrorCounter()
         webhooks = WebhookDeliveryService(pool: pool, database: configuration.database, settings: configuration.webhooks,
                                           addresses: addresses, loop: loops[0], databaseErrors: databaseErrors)
+        let imports = configuration.imports
+        importWorker = imports.workers > 0
+            ? ImportWorker(pool: pool, workers: imports.workers, chunkSize: imports.chunkSize, pollInterval: imports.pollInterval,
+                           statistics: importStatistics, databaseErrors: databaseErrors) : nil
         api = ContactsAPI(store: ContactStore(pool: pool, changes: webhooks.notifier), metrics: metrics, trustedProxies: configuration.trustedProxies,
                           openAPIDocument: configuration.openAPIDocument, readinessTimeout: configuration.readinessTimeout,
-                          webhookAddresses: addresses, databaseErrors: databaseErrors)
+                          webhookAddresses: addresses, databaseErrors: databaseErrors,
+                          importWorker: importWorker, maxImportRows: imports.maxRows)
         let gate = configuration.keyGate
         keys = KeyGate(pool: pool, burst: gate.burst, authFailureRate: gate.authFailureRate, capacity: gate.capacity,
                        addressCapacity: gate.addressCapacity)
@@ -58,6 +67,7 @@ public final class CRMApplication: Sendable {
                             handler: { [chain] request in await Self.respond(to: request, chain: chain) })
         ServiceMetrics.declare(in: metrics, server: server)
         ServiceMetrics.declare(in: metrics, webhooks: webhooks.statistics)
+        ServiceMetrics.declare(in: metrics, imports: importStatistics)
         idempotencyKeyPurger = .idempotencyKeys(pool: pool, interval: configuration.purgeInterval,
                                                 databaseErrors: api.databaseErrors)
         changePurger = .changes(pool: pool, days: configuration.changeRetentionDays, interval: configuration.purgeInterval,
@@ -75,6 +85,7 @@ public final class CRMApplication: Sendable {
         idempotencyKeyPurger.start()
         changePurger.start()
         webhooks.start()
+        importWorker?.start()
     }
 
     /// Stops accepting, finishes the requests in flight within `gracePeriod`, and flushes the
@@ -84,6 +95,7 @@ public final class CRMApplication: Sendable {
         idempotencyKeyPurger.stop()
         changePurger.stop()
         await webhooks.stop(gracePeriod: min(gracePeriod, .seconds(5)))
+        await importWorker?.stop()
         await server.shutdown(gracePeriod: gracePeriod)
         configuration.accessLog?.close()
         configuration.errorLog?.close()
@@ -104,6 +116,10 @@ public final class CRMApplication: Sendable {
     private static func serverConfiguration(_ configuration: ApplicationConfiguration,
                                             observers: [any RequestObserver]) -> HTTPServerConfiguration {
         var http = configuration.http
+        let maxImportBytes = configuration.imports.maxBytes
+        http.limits.streamedBodyLimit = { head in
+            ImportSettings.isUpload(method: head.method.rawValue, path: head.path) ? maxImportBytes : nil
+        }
         let observe = configuration.protocolErrorObserver
         http.errorResponse = { error in
             let response = APIResponse.protocolError(error)

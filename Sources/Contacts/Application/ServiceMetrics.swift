@@ -89,4 +89,15 @@ enum ServiceMetrics {
             [([], webhooks.backlog.oldestSeconds)]
         }
     }
+
+    static func declare(in metrics: MetricsRegistry, imports: ImportStatistics) {
+        metrics.declareGauge("crm_import_jobs", help: "Import jobs kept, by status (read every 5 s by a process that runs imports).") {
+            let jobs = imports.counts.jobs
+            return ImportStatistics.statuses.map { ([("status", $0)], Double(jobs[$0] ?? 0)) }
+        }
+        metrics.declareGauge("crm_import_rows", help: "Rows of the import jobs kept, by what became of them (read every 5 s).") {
+            let rows = imports.counts.rows
+            return ImportStatistics.outcomes.map { ([("outcome", $0)], Double(rows[$0] ?? 0)) }
+        }
+    }
 }

@@ -38,6 +38,29 @@ public enum RouteTable {
         ], keyGated: true, methodNotAllowedMessage: "This endpoint supports DELETE.") {
             try await $0.webhook($1)
         },
+        Route("/crm/{listing_id}/imports", methods: [
+            Route.Method("POST", scope: .write, statuses: [202, 400, 403, 409, 413, 415, 422, 429, 500, 503]),
+        ], keyGated: true, methodNotAllowedMessage: "This endpoint supports POST.") {
+            try await $0.createImport($1)
+        },
+        Route("/crm/{listing_id}/imports/{import_id}", methods: [
+            Route.Method("GET", scope: .read, statuses: [200] + contactStatuses),
+            Route.Method("HEAD", scope: .read, statuses: [200] + contactStatuses),
+        ], keyGated: true) {
+            try await $0.importStatus($1)
+        },
+        Route("/crm/{listing_id}/imports/{import_id}/errors", methods: [
+            Route.Method("GET", scope: .read, statuses: [200] + contactStatuses),
+            Route.Method("HEAD", scope: .read, statuses: [200] + contactStatuses),
+        ], keyGated: true) {
+            try await $0.importErrors($1)
+        },
+        Route("/crm/{listing_id}/export", methods: [
+            Route.Method("GET", scope: .read, statuses: [200] + contactStatuses.filter { $0 != 404 }),
+            Route.Method("HEAD", scope: .read, statuses: [200] + contactStatuses.filter { $0 != 404 }),
+        ], keyGated: true) {
+            try await $0.export($1)
+        },
         .operations("/healthz", statuses: [200]) { _, _ in ContactsAPI.healthy },
         .operations("/readyz", statuses: [200, 503]) { api, _ in await api.readiness() },
         .operations("/metrics", statuses: [200]) { api, _ in api.metricsPage() },

@@ -1,0 +1,123 @@
+import Postgres
+import Synchronization
+
+/// Applies staged imports in the background of `crm serve` (API.md §12): it calls
+/// `crm_import_step(chunk)` (sql/016) again and again, each call one transaction that claims the
+/// oldest unfinished job with `FOR UPDATE SKIP LOCKED` and applies its next `chunk` rows. So
+/// several instances share the jobs, a job interrupted by a crash (of this process or of
+/// PostgreSQL) goes on from its last committed chunk, and no row is applied twice.
+///
+/// With nothing to do it sleeps until an upload of this process wakes it (``wake()``) or the
+/// poll interval passes (an upload to another instance, or a job left by a crash); every 5 s
+/// it also reads ``ImportStatistics``. A database error is counted and retried after the
+/// poll interval.
+public final class ImportWorker: Sendable {
+    public let pool: ConnectionPool
+    /// Jobs applied at once (each loop claims its own job).
+    public let workers: Int
+    /// Rows per transaction.
+    public let chunkSize: Int
+    public let pollInterval: Duration
+    public let statistics: ImportStatistics
+    public let databaseErrors: DatabaseErrorCounter
+    private let tasks = Mutex<[Task<Void, Never>]>([])
+    /// Loops asleep, and whether a wake-up came while none was.
+    private let signal = Mutex<(woken: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    static let step = PreparedStatement(name: "crm_import_step", sql: "SELECT import_id, status, applied FROM crm_import_step($1::int)")
+
+    public init(pool: ConnectionPool, workers: Int = 1, chunkSize: Int = 10_000, pollInterval: Duration = .seconds(1),
+                statistics: ImportStatistics = ImportStatistics(), databaseErrors: DatabaseErrorCounter = DatabaseErrorCounter()) {
+        self.pool = pool
+        self.workers = workers
+        self.chunkSize = chunkSize
+        self.pollInterval = pollInterval
+        self.statistics = statistics
+        self.databaseErrors = databaseErrors
+    }
+
+    public func start() {
+        tasks.withLock { running in
+            guard running.isEmpty else { return }
+            running = (0..<workers).map { index in Task { [self] in await run(readsStatistics: index == 0) } }
+        }
+    }
+
+    /// Stops after the steps in progress (each transaction commits or rolls back whole).
+    public func stop() async {
+        let running = tasks.withLock { running -> [Task<Void, Never>] in
+            defer { running = [] }
+            return running
+        }
+        for task in running { task.cancel() }
+        for _ in running { wake() }
+        for task in running { await task.value }
+    }
+
+    /// An upload was committed: look for work now.
+    public func wake() {
+        let waiters = signal.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.woken = state.waiters.isEmpty
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Applies chunks until no job is left; returns how many steps ran. What the loop does,
+    /// callable directly (tests, `crm import`).
+    @discardableResult
+    public func runUntilIdle() async throws -> Int {
+        var steps = 0
+        while !Task.isCancelled, try await runStep() { steps += 1 }
+        return steps
+    }
+
+    /// One chunk of the oldest unfinished job; false when there was none. The step may take
+    /// longer than the pool's `statement_timeout` allows a request (``ImportSettings/stepTimeout``).
+    func runStep() async throws -> Bool {
+        do {
+            return try await pool.withConnection { connection in
+                try await connection.transaction { connection in
+                    try await connection.simpleQuery("SET LOCAL statement_timeout = '\(ImportSettings.stepTimeout)'")
+                    return try await connection.execute(Self.step, [chunkSize]).rowCount > 0
+                }
+            }
+        } catch {
+            databaseErrors.record(error)
+            throw error
+        }
+    }
+
+    private func run(readsStatistics: Bool) async {
+        var lastReading = ContinuousClock.now - .seconds(10)
+        while !Task.isCancelled {
+            let worked = (try? await runStep()) ?? false
+            if readsStatistics, ContinuousClock.now - lastReading >= .seconds(5) {
+                lastReading = .now
+                try? await statistics.refresh(pool: pool)
+            }
+            if !worked { await sleep() }
+        }
+    }
+
+    /// Until ``wake()`` or the poll interval.
+    private func sleep() async {
+        let timer = Task { [self] in
+            try? await Task.sleep(for: pollInterval)
+            wake()
+        }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resume = signal.withLock { state -> Bool in
+                if state.woken || Task.isCancelled {
+                    state.woken = false
+                    return true
+                }
+                state.waiters.append(continuation)
+                return false
+            }
+            if resume { continuation.resume() }
+        }
+        timer.cancel()
+    }
+}
