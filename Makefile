@@ -13,7 +13,7 @@ LOCAL_PG := scripts/local-postgres.sh
 # Recipes expand this when they run, i.e. after `database` has started the private cluster.
 DB_URL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell bash $(LOCAL_PG) url))
 
-.PHONY: all build run crm test check python-deps test-asan soak database stop-db db-url packages clean fuzz faults bench bench-webhooks bench-imports bench-ab bench-instructions bench-http check-compose
+.PHONY: test-failover all build run crm test check python-deps test-asan soak database stop-db db-url packages clean fuzz faults bench bench-webhooks bench-imports bench-ab bench-instructions bench-http check-compose
 
 all: build
 
@@ -116,6 +116,12 @@ bench-webhooks:
 # same rows, with the server's RSS growth (bench/imports.sh).
 bench-imports:
 	bash bench/imports.sh
+
+# Failover (API.md §14, issue 17): a primary and a streaming standby, 16 writers, kill -9 of the
+# primary, pg_ctl promote (scripts/failover.py; sync and async). Not yet in make test: it fails
+# today (see the script's docstring).
+test-failover: packages build
+	python3 scripts/failover.py .build/debug/crm $(FAILOVER_MODES)
 
 # Before/after: BINARIES="a/crm b/crm" side by side on make bench's database, rounds interleaved
 # so that drift favours neither (SCENARIOS, ROUNDS, DURATION).
