@@ -13,6 +13,9 @@ import Reactor
 ///   is such a bucket, the newcomer is served without being cached, its limit applied from a
 ///   new bucket. That takes `capacity` distinct live keys, each used within its refill time:
 ///   made-up keys never get in.
+/// - A limited key used lately also has a ``SharedUsage``: what this process admitted that the
+///   other instances have not yet been told, and what they had admitted when it last asked
+///   (``RateLimitSharing`` reports and reads it every 200 ms).
 struct KeyCache {
     struct Entry {
         var limit: Int?
@@ -29,10 +32,23 @@ struct KeyCache {
         case absent
     }
 
+    /// A limited key's traffic as the other instances need to know it.
+    struct SharedUsage {
+        /// Requests admitted here since the last report.
+        var unreported: Int64 = 0
+        /// What the other instances had admitted in all when last read; nil: never read.
+        var othersSeen: Int64?
+        var lastUsed: UInt64
+    }
+
     let lifetime: UInt64
     /// Bucket size of every limited key; nil means one second of the key's own rate.
     let burst: Int?
-    private var entries: LRUCache<[UInt8], Entry>
+    var entries: LRUCache<[UInt8], Entry>
+    /// Limited keys used within the last ``sharedUsageWindow``.
+    var usage: [[UInt8]: SharedUsage] = [:]
+    /// How long a limited key stays in ``usage`` after its last request.
+    static let sharedUsageWindow: UInt64 = 10_000_000_000
 
     init(capacity: Int, lifetime: Duration, burst: Int?) {
         entries = LRUCache(capacity: capacity)
@@ -45,10 +61,12 @@ struct KeyCache {
     /// What is known of `keyHash` at `now`; a fresh limited key takes a token from its bucket.
     mutating func lookup(_ keyHash: [UInt8], now: UInt64) -> Lookup {
         let lifetime = self.lifetime
-        return entries.update(forKey: keyHash) { entry -> Lookup in
+        let found = entries.update(forKey: keyHash) { entry -> Lookup in
             guard now <= entry.fetched || now - entry.fetched < lifetime else { return .stale }
             return .fresh(limit: entry.limit, decision: entry.bucket?.take(now: now))
         } ?? .absent
+        if case .fresh(_, let decision?) = found { used(keyHash, decision, now: now) }
+        return found
     }
 
     /// The database found `keyHash` live with `limit` at `now`: cached (or refreshed, keeping
@@ -64,16 +82,28 @@ struct KeyCache {
             }
             return entry.bucket?.take(now: now)
         }
-        if let refreshed { return refreshed }
+        if let refreshed {
+            used(keyHash, refreshed, now: now)
+            return refreshed
+        }
         var entry = Entry(limit: limit, fetched: now, bucket: limit.map(newBucket))
         let decision = entry.bucket?.take(now: now)
         entries.insert(entry, forKey: keyHash) { $0.bucket?.isFull(now: now) ?? true }
+        used(keyHash, decision, now: now)
         return decision
     }
 
     /// The database no longer finds `keyHash` live: its entry and bucket go.
     mutating func forget(_ keyHash: [UInt8]) {
         entries.removeValue(forKey: keyHash)
+        usage.removeValue(forKey: keyHash)
+    }
+
+    /// Notes a limited key's request for the other instances (only an admitted one counts).
+    private mutating func used(_ keyHash: [UInt8], _ decision: TokenBucket.Decision?, now: UInt64) {
+        guard let decision else { return }
+        usage[keyHash, default: SharedUsage(lastUsed: now)].lastUsed = now
+        if decision.allowed { usage[keyHash]!.unreported += 1 }
     }
 }
 

@@ -28,7 +28,8 @@ import Synchronization
 /// operation's SQL still checks the key and its grant in the same statement that does the work,
 /// so a key revoked within its cached second is refused by the operation itself.
 ///
-/// Buckets are per process: N instances behind a balancer allow up to N times a key's rate.
+/// Buckets are per process, kept in step across instances by ``RateLimitSharing``: N
+/// instances behind a balancer allow a key's rate, not N times it.
 public final class KeyGate: Sendable {
     /// The gate's answer for one request.
     public enum Verdict: Sendable, Equatable {
@@ -64,7 +65,7 @@ public final class KeyGate: Sendable {
     public let burst: Int?
     /// Refused authentications allowed per client address per second (and in a burst); 0: no limit.
     public let authFailureRate: Int
-    private let keys: Mutex<KeyCache>
+    let keys: Mutex<KeyCache>
     private let addresses: Mutex<RefusedAuthentications?>
     private let lookups = Atomic<Int>(0)
     /// Errors of the key lookups, by class, once per lookup (``ServiceMetrics`` adds them to

@@ -12,6 +12,9 @@ public struct TokenBucket: Sendable {
         public let resetSeconds: Int
     }
 
+    /// The deepest debt ``debit(_:now:)`` leaves, in bursts.
+    public static let maxDebtInBursts = 10.0
+
     public let rate: Double
     public let burst: Double
     private var tokens: Double
@@ -31,7 +34,7 @@ public struct TokenBucket: Sendable {
         let missing = max(0, 1 - tokens)
         return Decision(
             allowed: allowed,
-            remaining: Int(tokens.rounded(.down)),
+            remaining: max(0, Int(tokens.rounded(.down))),
             retryAfterSeconds: allowed ? 0 : max(1, Int((missing / rate).rounded(.up))),
             resetSeconds: Int(((burst - tokens) / rate).rounded(.up)))
     }
@@ -47,6 +50,16 @@ public struct TokenBucket: Sendable {
     public mutating func giveBack(now: UInt64) {
         refill(now: now)
         tokens = min(burst, tokens + 1)
+    }
+
+    /// Takes `count` tokens that were spent elsewhere (requests of the same key admitted by other
+    /// instances, ``RateLimitSharing``). The bucket may go into debt, so that what several
+    /// instances admitted before they heard of each other (each its own burst, at first) is
+    /// paid back by refusing until the refill covers it; the debt is capped at
+    /// ``maxDebtInBursts`` bursts, so a wrong count can never lock a key out for long.
+    public mutating func debit(_ count: Double, now: UInt64) {
+        refill(now: now)
+        tokens = max(-Self.maxDebtInBursts * burst, tokens - count)
     }
 
     /// Whether the bucket has refilled completely by `now`. A full bucket is the same as a new

@@ -50,6 +50,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("rate-limit-burst"),
             help: "Requests a rate-limited key may burst (env CRM_RATE_LIMIT_BURST; default: the key's rate per second)")
     var rateLimitBurst: Int?
+    @Option(name: .customLong("rate-limit-share-ms"),
+            help: "Milliseconds between exchanges of rate-limited keys' counts with the other instances on the database (env CRM_RATE_LIMIT_SHARE_MS; default 200; 0: each process limits on its own)")
+    var rateLimitShareMilliseconds: Int?
     @Option(name: .customLong("auth-failure-rate"),
             help: "Refused authentications (403) allowed per client address per second, and in a burst; past it unknown keys get 429 (env CRM_AUTH_FAILURE_RATE; default 20; 0: no limit)")
     var authFailureRate: Int?
@@ -131,6 +134,8 @@ struct ServeSettings {
     let handlerTimeout: Double
     let maxBufferedBytes: Int
     let rateLimitBurst: Int?
+    /// Milliseconds between ``RateLimitSharing`` exchanges; 0: none.
+    let rateLimitShareMilliseconds: Int
     let authFailureRate: Int
     let logFormat: AccessLog.Format
     let shutdownGrace: Double
@@ -179,6 +184,7 @@ struct ServeSettings {
         } else {
             rateLimitBurst = nil
         }
+        rateLimitShareMilliseconds = try Self.pick(command.rateLimitShareMilliseconds, "CRM_RATE_LIMIT_SHARE_MS", 200, in: 0...60_000)
         authFailureRate = try Self.pick(command.authFailureRate, "CRM_AUTH_FAILURE_RATE", 20, in: 0...1_000_000)
         let formatName = command.logFormat ?? Environment.value("CRM_LOG_FORMAT") ?? "logfmt"
         guard let format = AccessLog.Format(rawValue: formatName) else {

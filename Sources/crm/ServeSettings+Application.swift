@@ -23,7 +23,7 @@ extension ServeSettings {
             http: http,
             trustedProxies: trustedProxies,
             openAPIDocument: FileManager.default.contents(atPath: CheckoutFile.path("openapi.yaml")).map(Array.init) ?? [],
-            keyGate: .init(burst: rateLimitBurst, authFailureRate: authFailureRate),
+            keyGate: .init(burst: rateLimitBurst, authFailureRate: authFailureRate, shareInterval: rateLimitShareMilliseconds > 0 ? .milliseconds(rateLimitShareMilliseconds) : nil),
             accessLog: AccessLog(format: logFormat),
             errorLog: ErrorLog(format: logFormat))
         configuration.changeRetentionDays = changeRetentionDays

@@ -3,15 +3,14 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// Webhooks across `crm serve` processes (API.md §11): two instances on one database share
+/// Webhooks across `crm serve` processes (API.md §11): three instances on one database share
 /// the deliveries, and in normal operation each event reaches the receiver once.
 extension ServeProcessTests {
-    func testTwoServeProcessesDeliverEachEventOnceBetweenThem() throws {
+    func testThreeServeProcessesDeliverEachEventOnceBetweenThem() throws {
         let receiver = try WebhookReceiver()
         defer { _ = try? blocking { await receiver.stop() } }
         let environment = ["CRM_WEBHOOK_ALLOW_PRIVATE": "1"]
-        let (_, first) = try serve(environment: environment)
-        let (_, second) = try serve(environment: environment)
+        let ports = try (0..<3).map { _ in try serve(environment: environment).1 }
         let key = try createKey(listing: 9)
         let added = try ChildProcess.run(ChildProcess.crmExecutable, ["webhook", "add", "--listing", "9", "--url", receiver.url,
                                                                       "--webhook-allow-private"],
@@ -21,7 +20,7 @@ extension ServeProcessTests {
         let secret = String(added.standardOutput.split(separator: "\n").last ?? "")
         for n in 0..<100 {
             let body = "email=twice\(n)%40example.com"
-            let client = try RawHTTPClient(port: n % 2 == 0 ? first : second)
+            let client = try RawHTTPClient(port: ports[n % 3])
             try client.send("POST /crm/9 HTTP/1.1\r\nAuthorization: Bearer \(key.text)\r\n"
                             + "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
             XCTAssertEqual(try client.readResponse().status, 201)

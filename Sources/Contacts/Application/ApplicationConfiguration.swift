@@ -15,12 +15,18 @@ public struct ApplicationConfiguration: Sendable {
         public var capacity: Int
         /// Client addresses tracked for refused authentications.
         public var addressCapacity: Int
+        /// How often rate-limited keys' counts are exchanged with the other instances
+        /// (``RateLimitSharing``); nil: never, each process limits on its own. `crm serve` uses
+        /// 200 ms; a test or a fuzzer that builds the application asks when it needs it.
+        public var shareInterval: Duration?
 
-        public init(burst: Int? = nil, authFailureRate: Int = 20, capacity: Int = 10_000, addressCapacity: Int = 10_000) {
+        public init(burst: Int? = nil, authFailureRate: Int = 20, capacity: Int = 10_000, addressCapacity: Int = 10_000,
+                    shareInterval: Duration? = nil) {
             self.burst = burst
             self.authFailureRate = authFailureRate
             self.capacity = capacity
             self.addressCapacity = addressCapacity
+            self.shareInterval = shareInterval
         }
     }
 

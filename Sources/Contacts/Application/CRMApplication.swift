@@ -17,6 +17,8 @@ public final class CRMApplication: Sendable {
     public let pool: ConnectionPool
     public let api: ContactsAPI
     public let keys: KeyGate
+    /// Exchanges rate-limited keys' counts with the other instances; nil when not configured.
+    public let rateLimitSharing: RateLimitSharing?
     public let metrics: MetricsRegistry
     public let server: HTTPServer
     /// Deletes stored Idempotency-Key answers after 24 hours, in the background.
@@ -53,8 +55,10 @@ public final class CRMApplication: Sendable {
                           webhookAddresses: addresses, databaseErrors: databaseErrors,
                           importWorker: importWorker, maxImportRows: imports.maxRows)
         let gate = configuration.keyGate
-        keys = KeyGate(pool: pool, burst: gate.burst, authFailureRate: gate.authFailureRate, capacity: gate.capacity,
-                       addressCapacity: gate.addressCapacity)
+        let keys = KeyGate(pool: pool, burst: gate.burst, authFailureRate: gate.authFailureRate, capacity: gate.capacity,
+                           addressCapacity: gate.addressCapacity)
+        self.keys = keys
+        rateLimitSharing = gate.shareInterval.map { RateLimitSharing(gate: keys, interval: $0, databaseErrors: databaseErrors) }
         let requestMetrics = RequestMetricsObserver(registry: metrics)
         let errors = ErrorMiddleware(databaseErrors: api.databaseErrors, errorLog: configuration.errorLog)
         let router = Router(api: api, keyGate: KeyGateMiddleware(keys: keys, api: api, metrics: metrics), errors: errors)
@@ -86,6 +90,7 @@ public final class CRMApplication: Sendable {
         changePurger.start()
         webhooks.start()
         importWorker?.start()
+        rateLimitSharing?.start()
     }
 
     /// Stops accepting, finishes the requests in flight within `gracePeriod`, and flushes the
@@ -94,6 +99,7 @@ public final class CRMApplication: Sendable {
     public func stopServing(gracePeriod: Duration) async {
         idempotencyKeyPurger.stop()
         changePurger.stop()
+        rateLimitSharing?.stop()
         await webhooks.stop(gracePeriod: min(gracePeriod, .seconds(5)))
         await importWorker?.stop()
         await server.shutdown(gracePeriod: gracePeriod)
