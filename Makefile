@@ -13,7 +13,7 @@ LOCAL_PG := scripts/local-postgres.sh
 # Recipes expand this when they run, i.e. after `database` has started the private cluster.
 DB_URL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell bash $(LOCAL_PG) url))
 
-.PHONY: test-failover all build run crm test check python-deps test-asan soak database stop-db db-url packages clean fuzz faults bench bench-webhooks bench-imports bench-ab bench-instructions bench-http check-compose
+.PHONY: test-failover test-pgbouncer test-packages all build run crm test check python-deps test-asan soak database stop-db db-url packages clean fuzz faults bench bench-webhooks bench-imports bench-ab bench-instructions bench-http check-compose
 
 all: build
 
@@ -36,16 +36,20 @@ crm: database
 	@$(SWIFT) build >&2
 	@DATABASE_URL='$(DB_URL)' .build/debug/crm $(ARGS)
 
-# The XCTest suite, then the fault scenarios (about a minute, each on its own throwaway cluster).
-# CRM_TESTS_REQUIRE_DATABASE=1 turns a missing database or privilege into a failure (a plain
-# `swift test` skips those tests instead); the skipped count is printed and must be 0.
+# The XCTest suite; the fault scenarios (about a minute, each on its own throwaway cluster); the
+# failover harness (primary + standby, kill -9, promote); the contacts API tests again through
+# PgBouncer in transaction pooling mode. CRM_TESTS_REQUIRE_DATABASE=1 turns a missing database
+# or privilege into a failure (a plain `swift test` skips those tests instead); the skipped
+# count is printed and must be 0. test-packages comes first: installing PostgreSQL's server
+# headers upgrades the server, which a cluster started before must not see.
 XCTEST_LOG = .build/xctest.log
-test: database check python-deps
+test: test-packages database check python-deps
 	$(SWIFT) build --build-tests
 	set -o pipefail; DATABASE_URL='$(DB_URL)' CRM_TESTS_REQUIRE_DATABASE=1 $(SWIFT) test --skip-build --disable-swift-testing 2>&1 | tee $(XCTEST_LOG)
 	@skipped=$$(grep -c "^Test Case '.*' skipped" $(XCTEST_LOG)); echo "XCTest: $$skipped test(s) skipped"; test "$$skipped" -eq 0
 	python3 scripts/faults.py .build/debug/crm
 	python3 scripts/failover.py .build/debug/crm
+	$(MAKE) --no-print-directory test-pgbouncer
 
 # The code's shape (docs/ARCHITECTURE.md): no Swift file over 300 lines, no function over 60, and
 # every imported module a declared dependency (also prints the module graph).
@@ -117,6 +121,23 @@ bench-webhooks:
 # same rows, with the server's RSS growth (bench/imports.sh).
 bench-imports:
 	bash bench/imports.sh
+
+# What the multi-node tests need beyond `packages`: pgbouncer, and PostgreSQL's server headers
+# (postgresql-server-dev-15, for building Citus), installed before any cluster starts.
+test-packages: packages
+	@command -v pgbouncer >/dev/null || { test "$$(id -u)" -eq 0 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer >/dev/null; }
+	@bash scripts/citus-install.sh
+
+# The contacts API tests (every ContactsTestCase) with the application's connections through a
+# real PgBouncer in transaction pooling mode and `--statement-mode unnamed` (scripts/pgbouncer.sh).
+PGBOUNCER_LOG = .build/xctest-pgbouncer.log
+test-pgbouncer: test-packages database
+	$(SWIFT) build --build-tests
+	bash scripts/pgbouncer.sh start '$(DB_URL)'
+	set -o pipefail; DATABASE_URL='$(DB_URL)' CRM_TESTS_REQUIRE_DATABASE=1 CRM_TESTS_POOLER="host=127.0.0.1 port=$$(bash scripts/pgbouncer.sh port)" \
+		$(SWIFT) test --skip-build --disable-swift-testing --filter ContactsTests 2>&1 | tee $(PGBOUNCER_LOG) | grep -E "error:|Executed .* tests" ; \
+		status=$$?; bash scripts/pgbouncer.sh stop; test $$status -eq 0 && ! grep -q "error:" $(PGBOUNCER_LOG)
+	@skipped=$$(grep -c "^Test Case '.*' skipped" $(PGBOUNCER_LOG)); echo "XCTest through PgBouncer: $$skipped test(s) skipped"; test "$$skipped" -eq 0
 
 # Failover (API.md §14, issue 17): a primary and a streaming standby, 16 writers, kill -9 of the
 # primary, pg_ctl promote (scripts/failover.py; sync and async; also run by make test).

@@ -5,7 +5,8 @@
 
 Each mode builds a primary and a streaming standby on loopback sockets (the standby made with
 `pg_basebackup -R`; `sync` also sets `synchronous_standby_names = '*'` on the primary), starts
-one `crm serve` whose DATABASE_URL names both hosts with `target_session_attrs=read-write`,
+one `crm serve` whose DATABASE_URL names both hosts with `target_session_attrs=read-write`
+(the key/value form in `sync`, the URI form in `async`),
 runs 16 writers (POST), kills the primary with -9 (with all its processes), promotes the
 standby with `pg_ctl promote`, and keeps writing. It checks and prints: every request answered
 (a 2xx, or 503 with Retry-After) within the acquire timeout plus a margin, none hanging; the
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 
 from faults import LOCAL_PG, Failure, check, wait_until
 
@@ -81,8 +83,12 @@ class Pair:
             self.primary_sql("SELECT pg_reload_conf()")
             wait_until(lambda: self.primary_sql("SELECT sync_state FROM pg_stat_replication") == "sync", 30,
                        "the standby to be synchronous")
+        # Both forms of a multi-host connection string (API.md §14): key/value for `sync`, URI
+        # (socket directories percent-encoded in the host parameter) for `async`.
         self.url = (f"host={self.primary_socket},{self.standby_socket} port={PRIMARY_PORT},{STANDBY_PORT} dbname=crm user=crm "
                     "target_session_attrs=read-write")
+        hosts = ",".join(urllib.parse.quote(socket, safe="") for socket in (self.primary_socket, self.standby_socket))
+        self.uri = f"postgresql://crm@/crm?host={hosts}&port={PRIMARY_PORT},{STANDBY_PORT}&target_session_attrs=read-write"
 
     def primary_sql(self, statement):
         return subprocess.run([f"{self.bin}/psql", "-h", self.primary_socket, "-p", str(PRIMARY_PORT), "-U", "crm", "-d", "crm",
@@ -143,7 +149,8 @@ def run(binary, mode):
     pair = Pair(synchronous=mode == "sync")
     server = None
     try:
-        env = dict(os.environ, DATABASE_URL=pair.url)
+        env = dict(os.environ, DATABASE_URL=pair.url if mode == "sync" else pair.uri)
+        print(f"  {mode}: DATABASE_URL={env['DATABASE_URL']}", flush=True)
         subprocess.run([binary, "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
         key = subprocess.run([binary, "key", "create", "--listing", "1"], env=env, check=True, stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, text=True).stdout.strip()

@@ -78,7 +78,8 @@ final class ConnectionPoolPartition: Sendable {
     /// the server, so nothing can run twice.
     ///
     /// Throws ``ConnectionPoolError`` when no connection could be lent, ``PostgresError``
-    /// (`.connectionFailed`) when a new one could not be opened, or whatever `body` throws.
+    /// (`.connectionFailed`) when a new one could not be opened or twice landed on a read-only
+    /// server, or whatever `body` throws.
     func withConnection<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
         var attempt = 0
         while true {
@@ -92,6 +93,13 @@ final class ConnectionPoolPartition: Sendable {
             } catch let error as PostgresError where error.isConnectionError && attempt == 1 && connection.sentCount == sentBefore {
                 release(connection)
                 continue
+            } catch let error as PostgresError where error.isReadOnlyServer {
+                // On a read-only server: this connection is dropped, never lent again, and the
+                // work is tried once more on a new one (a read-only server wrote nothing).
+                await connection.close()
+                release(connection)
+                if attempt == 1 { continue }
+                throw PostgresError.connectionFailed("connected to a read-only server: \(error.message)")
             } catch {
                 release(connection)
                 throw error

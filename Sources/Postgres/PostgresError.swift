@@ -90,6 +90,14 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         kind == .connectionFailed || kind == .connectionClosed
     }
 
+    /// True when the server refused a write as read-only (`25006`): a standby, say an old
+    /// primary that came back as one after a failover. The connection is on the wrong server,
+    /// and nothing it did can have been written, so a new connection (libpq's
+    /// `target_session_attrs=read-write` picks the primary) may succeed where this one failed.
+    public var isReadOnlyServer: Bool {
+        kind == .server && sqlState == .readOnlySQLTransaction
+    }
+
     /// True when the server gave up on the statement after its `statement_timeout` or
     /// `lock_timeout` (or an operator cancelled it): the work may succeed when tried again.
     public var isTimeout: Bool {

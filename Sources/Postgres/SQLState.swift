@@ -18,6 +18,8 @@ public struct SQLState: Hashable, Sendable, CustomStringConvertible {
     public static let queryCanceled = SQLState("57014")
     public static let lockNotAvailable = SQLState("55P03")
     public static let adminShutdown = SQLState("57P01")
+    /// A write refused because the server is a read-only standby (or the transaction is read-only).
+    public static let readOnlySQLTransaction = SQLState("25006")
     public static let undefinedTable = SQLState("42P01")
     public static let syntaxError = SQLState("42601")
 }

@@ -9,6 +9,10 @@ struct DatabaseOptions: ParsableArguments {
             help: "libpq connection string or postgres:// URI (env: DATABASE_URL; empty: libpq's PG* defaults).")
     var databaseURL: String?
 
+    @Option(name: .customLong("listen-database-url"),
+            help: "Where crm serve keeps its LISTEN session for webhook wake-ups, when DATABASE_URL is a transaction pooler such as PgBouncer (env: CRM_LISTEN_DATABASE_URL; default: DATABASE_URL).")
+    var listenDatabaseURL: String?
+
     @Option(name: .customLong("migrations"),
             help: "Directory of the NNN_*.sql migration files (env: CRM_MIGRATIONS_DIR; default: ./sql, else the source tree's sql/).")
     var migrationsDirectory: String?
@@ -26,6 +30,12 @@ struct DatabaseOptions: ParsableArguments {
             return PostgresConfiguration(connectionString: databaseURL ?? Environment.value("DATABASE_URL") ?? "",
                                          statementMode: mode)
         }
+    }
+
+    /// Where the webhook listener's `LISTEN` session goes: nil means the same as ``postgres``.
+    var listenPostgres: PostgresConfiguration? {
+        guard let url = listenDatabaseURL ?? Environment.value("CRM_LISTEN_DATABASE_URL") else { return nil }
+        return PostgresConfiguration(connectionString: url)
     }
 
     /// The migrations directory: flag, environment, `./sql`, then the `sql/` of the checkout this

@@ -29,6 +29,7 @@ extension ServeSettings {
         configuration.changeRetentionDays = changeRetentionDays
         configuration.webhookAllowPrivate = webhookAllowPrivate
         configuration.webhooks = webhooks
+        configuration.listenDatabase = database.listenPostgres
         configuration.imports = imports
         return configuration
     }

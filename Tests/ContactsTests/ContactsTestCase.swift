@@ -88,8 +88,9 @@ class ContactsTestCase: XCTestCase {
         keyB = try await store.createKey(listings: [2], name: "b", rateLimit: nil)
         keyAB = try await store.createKey(listings: [1, 2], name: "ab", rateLimit: nil)
         await admin.close()
-        var connection = database.configuration
+        var connection = usesOwnCluster ? database.configuration : database.applicationConfiguration
         connection.statementTimeout = statementTimeout
+        if !usesOwnCluster { try await database.setPooledTimeouts(statementTimeout) }
         var configuration = ApplicationConfiguration(
             database: connection, pool: .init(maxConnections: poolSize),
             http: HTTPServerConfiguration(host: "::", port: 0, eventLoops: 2), trustedProxies: trustedProxies,
@@ -97,6 +98,7 @@ class ContactsTestCase: XCTestCase {
             readinessTimeout: readinessTimeout, keyGate: keyGateSettings)
         configuration.http.handlerTimeout = handlerTimeout
         configuration.webhooks = webhookSettings
+        configuration.listenDatabase = database.configuration  // straight, also when the pool goes through PgBouncer
         configuration.webhookAllowPrivate = webhookAllowPrivate
         configuration.imports = importSettings
         let capture = accessLog, errors = errorLog

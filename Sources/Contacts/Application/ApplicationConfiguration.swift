@@ -33,6 +33,10 @@ public struct ApplicationConfiguration: Sendable {
     /// The database the pool connects to (its `statementTimeout` included).
     public var database: PostgresConfiguration
     public var pool: ConnectionPoolConfiguration
+    /// Where the webhook listener keeps its `LISTEN` session; nil: ``database``. Behind a
+    /// transaction pooler (PgBouncer), `LISTEN` needs a session of its own, so this points at
+    /// PostgreSQL itself (`--listen-database-url`); without it, wake-ups fall back to the poll.
+    public var listenDatabase: PostgresConfiguration?
     /// The HTTP server's address and limits; its `errorResponse` and `handlerTimedOut` are the
     /// application's own (set by ``CRMApplication``).
     public var http: HTTPServerConfiguration

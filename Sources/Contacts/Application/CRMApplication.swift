@@ -44,7 +44,7 @@ public final class CRMApplication: Sendable {
         ServiceMetrics.declare(in: metrics, accessLog: configuration.accessLog, errorLog: configuration.errorLog)
         let addresses = AddressPolicy(allowsPrivate: configuration.webhookAllowPrivate)
         let databaseErrors = DatabaseErrorCounter()
-        webhooks = WebhookDeliveryService(pool: pool, database: configuration.database, settings: configuration.webhooks,
+        webhooks = WebhookDeliveryService(pool: pool, database: configuration.listenDatabase ?? configuration.database, settings: configuration.webhooks,
                                           addresses: addresses, loop: loops[0], databaseErrors: databaseErrors)
         let imports = configuration.imports
         importWorker = imports.workers > 0

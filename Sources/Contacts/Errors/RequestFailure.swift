@@ -12,6 +12,7 @@ import Postgres
 /// | ``HTTPProtocolError`` (the server's own refusals) | its status, the contract's code | — |
 /// | ``ConnectionPoolError`` (no connection free in time, shutting down) | `503` | — (the pool counts its timeouts) |
 /// | ``PostgresError`` of a lost or refused connection | `503` | `connection` |
+/// | ``PostgresError`` of a write refused by a read-only server (`25006`, a standby) | `503` | `25` |
 /// | ``PostgresError`` of a statement or lock timeout (`57014`, `55P03`) | `503` | `57`, `55` |
 /// | ``PostgresError`` from the server | `500` | its SQLSTATE class (`23`, `42`, …) |
 /// | ``PostgresError`` for a result that could not be read | `500` | `decode` |
@@ -39,7 +40,7 @@ struct RequestFailure: Sendable {
             answer = APIError(status: error.status.code, code: Self.code(for: error.kind), message: error.message)
         case is ConnectionPoolError:
             answer = .unavailable
-        case let error as PostgresError where error.isConnectionError || error.isTimeout:
+        case let error as PostgresError where error.isConnectionError || error.isTimeout || error.isReadOnlyServer:
             answer = .unavailable
         default:
             answer = .internal
