@@ -5,10 +5,11 @@
 # Usage: scripts/pgbouncer.sh {start|stop|port} [DATABASE_URL]
 #   start  install pgbouncer if missing (as root), write its configuration under
 #          $CRM_PGBOUNCER_DIR (default /tmp/crm-pgbouncer-<uid>) and start it on
-#          127.0.0.1:$CRM_PGBOUNCER_PORT (default 55440), forwarding every database name to the
-#          server of DATABASE_URL (a socket directory or host, and port)
+#          127.0.0.1:$CRM_PGBOUNCER_PORT, else the first free port from 16432 (below Linux's
+#          ephemeral range, where a test's client socket could hold a port a moment), forwarding
+#          every database name to the server of DATABASE_URL (a socket directory or host, and port)
 #   stop   stop it (no error if it is not running)
-#   port   print the port
+#   port   print the port it listens on
 #
 # PgBouncer refuses to run as root: as root it runs as the "postgres" user. It trusts every
 # loopback client (a test machine's), keeps 20 server connections per database and user, and
@@ -17,7 +18,6 @@
 set -euo pipefail
 
 DIR="${CRM_PGBOUNCER_DIR:-/tmp/crm-pgbouncer-$(id -u)}"
-PORT="${CRM_PGBOUNCER_PORT:-55440}"
 cd /
 
 as_owner() { if [[ $EUID -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -47,13 +47,30 @@ PY
   stop
   mkdir -p "$DIR"
   [[ $EUID -eq 0 ]] && chown postgres: "$DIR"
+  local candidates=("${CRM_PGBOUNCER_PORT:-}") port
+  [[ -n ${CRM_PGBOUNCER_PORT:-} ]] || candidates=($(seq 16432 16451))
+  for port in "${candidates[@]}"; do
+    if launch "$target" "$port"; then
+      echo "$port" > "$DIR/port"
+      echo "pgbouncer.sh: listening on 127.0.0.1:$port" >&2
+      return 0
+    fi
+  done
+  echo "pgbouncer.sh: did not start; see $DIR/pgbouncer.log" >&2
+  exit 1
+}
+
+# Starts PgBouncer for `target` on 127.0.0.1:`port`; fails when it is not listening within 5 s.
+launch() {
+  local target="$1" port="$2"
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 1  # someone else's
   as_owner tee "$DIR/pgbouncer.ini" >/dev/null <<INI
 [databases]
 * = $target
 
 [pgbouncer]
 listen_addr = 127.0.0.1
-listen_port = $PORT
+listen_port = $port
 unix_socket_dir =
 auth_type = trust
 auth_file = $DIR/userlist.txt
@@ -66,13 +83,14 @@ logfile = $DIR/pgbouncer.log
 pidfile = $DIR/pgbouncer.pid
 INI
   as_owner tee "$DIR/userlist.txt" >/dev/null <<<'"crm" ""'
-  as_owner pgbouncer -d "$DIR/pgbouncer.ini"
+  as_owner pgbouncer -d "$DIR/pgbouncer.ini" || return 1
   for _ in $(seq 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && { echo "pgbouncer.sh: listening on 127.0.0.1:$PORT" >&2; return 0; }
+    [[ -f $DIR/pgbouncer.pid ]] && kill -0 "$(cat "$DIR/pgbouncer.pid")" 2>/dev/null || { sleep 0.1; continue; }
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
     sleep 0.1
   done
-  echo "pgbouncer.sh: did not start; see $DIR/pgbouncer.log" >&2
-  exit 1
+  stop
+  return 1
 }
 
 stop() {
@@ -86,6 +104,6 @@ stop() {
 case "${1:-}" in
   start) start "${2:-${DATABASE_URL:-}}" ;;
   stop) stop ;;
-  port) echo "$PORT" ;;
+  port) cat "$DIR/port" ;;
   *) echo "usage: $0 {start|stop|port} [DATABASE_URL]" >&2; exit 2 ;;
 esac

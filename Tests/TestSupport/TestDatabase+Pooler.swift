@@ -3,7 +3,7 @@ import Postgres
 
 extension TestDatabase {
     /// The connection pooler the application's connections go through in this run, from
-    /// `CRM_TESTS_POOLER` (libpq keywords, e.g. `host=127.0.0.1 port=55440`: the PgBouncer that
+    /// `CRM_TESTS_POOLER` (libpq keywords, e.g. `host=127.0.0.1 port=16432`: the PgBouncer that
     /// `make test-pgbouncer` starts in transaction pooling mode); nil: straight to the server.
     public static var pooler: [String: String]? {
         guard let text = ProcessInfo.processInfo.environment["CRM_TESTS_POOLER"], !text.isEmpty else { return nil }
