@@ -13,7 +13,7 @@ LOCAL_PG := scripts/local-postgres.sh
 # Recipes expand this when they run, i.e. after `database` has started the private cluster.
 DB_URL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell bash $(LOCAL_PG) url))
 
-.PHONY: test-failover test-pgbouncer test-packages all build run crm test check python-deps test-asan soak database stop-db db-url packages clean fuzz faults bench bench-webhooks bench-imports bench-ab bench-instructions bench-http check-compose
+.PHONY: test-citus test-failover test-pgbouncer test-packages all build run crm test check python-deps test-asan soak database stop-db db-url packages clean fuzz faults bench bench-webhooks bench-imports bench-ab bench-instructions bench-http check-compose
 
 all: build
 
@@ -38,7 +38,7 @@ crm: database
 
 # The XCTest suite; the fault scenarios (about a minute, each on its own throwaway cluster); the
 # failover harness (primary + standby, kill -9, promote); the contacts API tests again through
-# PgBouncer in transaction pooling mode. CRM_TESTS_REQUIRE_DATABASE=1 turns a missing database
+# PgBouncer in transaction pooling mode, and again on a Citus cluster. CRM_TESTS_REQUIRE_DATABASE=1 turns a missing database
 # or privilege into a failure (a plain `swift test` skips those tests instead); the skipped
 # count is printed and must be 0. test-packages comes first: installing PostgreSQL's server
 # headers upgrades the server, which a cluster started before must not see.
@@ -50,6 +50,7 @@ test: test-packages database check python-deps
 	python3 scripts/faults.py .build/debug/crm
 	python3 scripts/failover.py .build/debug/crm
 	$(MAKE) --no-print-directory test-pgbouncer
+	$(MAKE) --no-print-directory test-citus
 
 # The code's shape (docs/ARCHITECTURE.md): no Swift file over 300 lines, no function over 60, and
 # every imported module a declared dependency (also prints the module graph).
@@ -138,6 +139,19 @@ test-pgbouncer: test-packages database
 		$(SWIFT) test --skip-build --disable-swift-testing --filter ContactsTests 2>&1 | tee $(PGBOUNCER_LOG) | grep -E "error:|Executed .* tests" ; \
 		status=$$?; bash scripts/pgbouncer.sh stop; test $$status -eq 0 && ! grep -q "error:" $(PGBOUNCER_LOG)
 	@skipped=$$(grep -c "^Test Case '.*' skipped" $(PGBOUNCER_LOG)); echo "XCTest through PgBouncer: $$skipped test(s) skipped"; test "$$skipped" -eq 0
+
+# The contacts API tests on a Citus cluster (a coordinator and two workers on loopback,
+# scripts/citus-cluster.sh): each test database is bootstrapped on the three nodes, migrated,
+# then distributed by listing (sql/citus/distribute.sql, run by the migrator when the citus
+# extension is there).
+CITUS_LOG = .build/xctest-citus.log
+test-citus: test-packages
+	$(SWIFT) build --build-tests
+	bash scripts/citus-cluster.sh start
+	set -o pipefail; DATABASE_URL="$$(bash scripts/citus-cluster.sh url)" CRM_TESTS_REQUIRE_DATABASE=1 \
+		CRM_TESTS_CITUS_WORKERS="$$(bash scripts/citus-cluster.sh worker-urls | tr '\n' ' ')" \
+		$(SWIFT) test --skip-build --disable-swift-testing --filter ContactsTests 2>&1 | tee $(CITUS_LOG) | grep -E "error:|Executed .* tests" ; \
+		status=$$?; bash scripts/citus-cluster.sh stop; test $$status -eq 0 && ! grep -q "error:" $(CITUS_LOG)
 
 # Failover (API.md §14, issue 17): a primary and a streaming standby, 16 writers, kill -9 of the
 # primary, pg_ctl promote (scripts/failover.py; sync and async; also run by make test).

@@ -40,21 +40,26 @@ public struct ChangeFeed: Sendable {
         self.pool = pool
     }
 
+    // The purge position is the listing's (sql/018: every purge records it per listing), and
+    // every table is read on $2 by name, so that on Citus the statement runs on the listing's
+    // node alone (the horizon is that node's, as the events' transaction ids are).
     static let read = PreparedStatement(name: "crm_changes", sql: """
-        SELECT h.horizon::text, $6::boolean AND ($3::xid8, $4::bigint) < (s.purged_txid, s.purged_seq),
+        SELECT h.horizon::text, $6::boolean AND ($3::xid8, $4::bigint) < (h.purged_txid, h.purged_seq),
                e.seq, e.txid::text, e.change_type::text, e.contact_id, array_to_string(e.changed, ','),
                e.occurred_at AT TIME ZONE 'UTC', e.actor_key_prefix, e.actor_request_id,
                \(ContactColumns.selectList)
-          FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon) h
-         CROSS JOIN change_feed_state s
+          FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon,
+                       coalesce((SELECT p.purged_txid FROM contact_changes_purged p WHERE p.listing_id = $2::bigint), '0') AS purged_txid,
+                       coalesce((SELECT p.purged_seq FROM contact_changes_purged p WHERE p.listing_id = $2::bigint), 0) AS purged_seq) h
           LEFT JOIN LATERAL (
                SELECT * FROM contact_changes x
                 WHERE x.listing_id = $2::bigint AND (x.txid, x.seq) > ($3::xid8, $4::bigint) AND x.txid < h.horizon
                   AND x.txid <> ALL ($7::xid8[])
                 ORDER BY x.txid, x.seq
                 LIMIT $5::int) e ON true
-          LEFT JOIN contacts c ON c.listing_id = e.listing_id AND c.contact_id = e.contact_id
-         WHERE EXISTS (SELECT FROM crm_granted_listing($1::bytea, $2::bigint, 'read'))
+          LEFT JOIN contacts c ON c.listing_id = $2::bigint AND c.listing_id = e.listing_id AND c.contact_id = e.contact_id
+         WHERE EXISTS (SELECT FROM api_keys k JOIN api_key_grants g ON g.key_id = k.key_id AND g.listing_id = $2::bigint
+                        WHERE k.key_hash = $1::bytea AND k.revoked_at IS NULL AND 'read'::crm_key_scope = ANY (k.scopes))
          ORDER BY e.txid, e.seq
         """, pipelined: true)
 

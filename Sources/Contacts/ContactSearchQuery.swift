@@ -31,20 +31,22 @@ enum ContactSearchQuery {
         let filter = conditions.map { " AND " + $0 }.joined()
         // A substring term of 3 or more letters has trigrams, and its trigram index finds the few
         // rows holding it. PostgreSQL cannot estimate how few (LIKE '%term%' gets a flat guess of
-        // about 1%), so it prefers walking the listing in id order until `limit` rows match, or
-        // intersecting with the whole listing's rows: a full listing scan for a rare term
-        // (p99 of 300 ms to 1 s in `make bench`). `+ 0` on listing_id and on the sort key takes
-        // those paths away: the trigram index is the only one left. Shorter terms match many
-        // rows and have no trigrams, so the walk in id order is the right plan for them.
+        // about 1%), so it prefers walking the listing in id order until `limit` rows match: a
+        // full listing scan for a rare term (p99 of 300 ms to 1 s in `make bench`). `+ 0` on the
+        // sort key takes that path away. It used to be on listing_id too (against intersecting
+        // with the whole listing's rows); Citus routes the statement to one shard only on the
+        // bare `c.listing_id = $2`, and on plain PostgreSQL the name search still plans with the
+        // trigram index (sql/018). Shorter terms match many rows and have no trigrams, so the
+        // walk in id order is the right plan for them.
         let trigramSearch = [filters.firstName, filters.lastName, filters.name].contains { ($0?.unicodeScalars.count ?? 0) >= 3 }
-        let listingColumn = trigramSearch ? "c.listing_id + 0" : "c.listing_id"
         let sortKey = trigramSearch ? "c.contact_id + 0" : "c.contact_id"
         // One more row than the page, so the caller knows whether another page follows.
         let sql = """
             SELECT \(ContactColumns.selectList)
               FROM contacts c
-             WHERE EXISTS (SELECT FROM crm_granted_listing($1::bytea, $2::bigint, 'read'))
-               AND \(listingColumn) = $2::bigint AND c.contact_id > $3::bigint\(filter)
+             WHERE EXISTS (SELECT FROM api_keys k JOIN api_key_grants g ON g.key_id = k.key_id AND g.listing_id = $2::bigint
+                            WHERE k.key_hash = $1::bytea AND k.revoked_at IS NULL AND 'read'::crm_key_scope = ANY (k.scopes))
+               AND c.listing_id = $2::bigint AND c.contact_id > $3::bigint\(filter)
              ORDER BY \(sortKey)
              LIMIT $4::int + 1
             """

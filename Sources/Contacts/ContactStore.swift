@@ -87,24 +87,26 @@ public struct ContactStore: Sendable {
         self.changes = changes
     }
 
-    // Every write names its actor for the change feed (sql/013): `crm_actor` sets it for the
-    // transaction and hands the key hash on, so it is set before the function writes.
+    // Every write names its actor for the change feed (sql/013): the key's prefix and the
+    // request id as the last two arguments (sql/018), set by the function for its transaction
+    // before it writes. Only parameters as arguments: on Citus the call runs whole on the
+    // listing's worker, whose triggers record the actor.
     static let create = PreparedStatement(name: "crm_api_create", sql: """
-        SELECT outcome, contact_id, payload::text FROM crm_api_create(crm_actor($1::bytea, $8, $9), $2::bigint, $3, $4, $5, $6, $7::inet)
+        SELECT outcome, contact_id, payload::text FROM crm_api_create($1::bytea, $2::bigint, $3, $4, $5, $6, $7::inet, $8, $9)
         """)
     static let upsert = PreparedStatement(name: "crm_api_upsert", sql: """
         SELECT outcome, contact_id, payload::text
-          FROM crm_api_upsert(crm_actor($1::bytea, $14, $15), $2::bigint, $3::bigint, $4, $5, $6, $7, $8::inet, $9, $10, $11, $12, $13)
+          FROM crm_api_upsert($1::bytea, $2::bigint, $3::bigint, $4, $5, $6, $7, $8::inet, $9, $10, $11, $12, $13, $14, $15)
         """)
     static let suppress = PreparedStatement(name: "crm_api_suppress", sql: """
-        SELECT outcome, contact_id, payload::text FROM crm_api_suppress(crm_actor($1::bytea, $6, $7), $2::bigint, $3::bigint, $4, $5)
+        SELECT outcome, contact_id, payload::text FROM crm_api_suppress($1::bytea, $2::bigint, $3::bigint, $4, $5, $6, $7)
         """)
     static let createIdempotent = PreparedStatement(name: "crm_api_create_idempotent", sql: """
         SELECT outcome, contact_id, payload::text, replayed
-          FROM crm_api_create_idempotent(crm_actor($1::bytea, $10, $11), $2::bigint, $3, $4::bytea, $5, $6, $7, $8, $9::inet)
+          FROM crm_api_create_idempotent($1::bytea, $2::bigint, $3, $4::bytea, $5, $6, $7, $8, $9::inet, $10, $11)
         """)
     static let delete = PreparedStatement(name: "crm_api_delete", sql: """
-        SELECT outcome, contact_id, payload::text FROM crm_api_delete(crm_actor($1::bytea, $6, $7), $2::bigint, $3::bigint, $4, $5)
+        SELECT outcome, contact_id, payload::text FROM crm_api_delete($1::bytea, $2::bigint, $3::bigint, $4, $5, $6, $7)
         """)
 
     public func create(keyHash: [UInt8], listing: Int64, firstName: String?, lastName: String?,

@@ -13,9 +13,17 @@ public struct Migrator: Sendable {
     static let lockKey: Int64 = 0x63726D2D6D696772
 
     public let migrations: [Migration]
+    /// Applied after the migrations where the citus extension is installed; nil: never.
+    public let distribution: CitusDistribution?
 
-    public init(migrations: [Migration]) {
+    public init(migrations: [Migration], distribution: CitusDistribution? = nil) {
         self.migrations = migrations
+        self.distribution = distribution
+    }
+
+    /// The migrations of `directory` and its Citus distribution (`citus/distribute.sql`).
+    public static func load(from directory: String) throws -> Migrator {
+        Migrator(migrations: try Migration.load(from: directory), distribution: CitusDistribution.load(from: directory))
     }
 
     /// Brings the database up to date; returns the migrations this call applied.
@@ -25,6 +33,7 @@ public struct Migrator: Sendable {
         for migration in try await pending(on: connection) where try await apply(migration, on: connection) {
             applied.append(migration)
         }
+        try await distribution?.apply(on: connection)
         return applied
     }
 

@@ -49,7 +49,7 @@ struct DatabaseOptions: ParsableArguments {
     func connect() async throws -> PostgresConnection {
         let connection = try await PostgresConnection.connect(try postgres, on: EventLoop(name: "crm-admin"))
         do {
-            try await Migrator(migrations: Migration.load(from: resolvedMigrationsDirectory)).migrate(on: connection)
+            try await Migrator.load(from: resolvedMigrationsDirectory).migrate(on: connection)
         } catch {
             await connection.close()
             throw error
@@ -59,12 +59,12 @@ struct DatabaseOptions: ParsableArguments {
 
     /// Applies pending migrations; returns those applied and how many there are in all.
     func migrate() async throws -> (applied: [Migration], total: Int) {
-        let migrations = try Migration.load(from: resolvedMigrationsDirectory)
+        let migrator = try Migrator.load(from: resolvedMigrationsDirectory)
         let connection = try await PostgresConnection.connect(try postgres, on: EventLoop(name: "crm-migrate"))
         do {
-            let applied = try await Migrator(migrations: migrations).migrate(on: connection)
+            let applied = try await migrator.migrate(on: connection)
             await connection.close()
-            return (applied, migrations.count)
+            return (applied, migrator.migrations.count)
         } catch {
             await connection.close()
             throw error

@@ -75,6 +75,16 @@ final class ChangeFeedTests: ContactsTestCase {
     func testPlainSQLMovesAndTruncationsAreChangesToo() throws {
         let id = contact(try post(1, [("email", "moved@example.com")]))["contact_id"] as? Int ?? -1
         try sql("INSERT INTO listings (listing_id) VALUES (3) ON CONFLICT DO NOTHING")
+        if TestDatabase.isCitus {
+            // Citus refuses to change a row's distribution column: no move to record.
+            XCTAssertThrowsError(try sql("UPDATE contacts SET listing_id = 2 WHERE contact_id = $1::bigint", [id]))
+            _ = try post(1, [("email", "kept@example.com")])
+            try sql("TRUNCATE contacts")
+            XCTAssertEqual(try drain(1).0.map { $0["type"] as? String },
+                           ["contact.created", "contact.created", "contact.deleted", "contact.deleted"])
+            XCTAssertEqual(try drain(2).0.count, 0)
+            return
+        }
         try sql("UPDATE contacts SET listing_id = 2 WHERE contact_id = $1::bigint", [id])
         XCTAssertEqual(try drain(1).0.map { $0["type"] as? String }, ["contact.created", "contact.deleted"])
         XCTAssertEqual(try drain(2).0.map { $0["type"] as? String }, ["contact.created"])

@@ -52,11 +52,16 @@ extension ContactsTestCase {
     }
 
     /// Waits (at most 10 s) until `count` backends of the test database wait for a lock.
-    func waitForLockWaiters(_ count: Int) throws {
+    func waitForLockWaiters(_ count: Int, onListingNode listing: Int64? = nil) throws {
         let database = self.database!
         try waitUntil("\(count) backend(s) waiting for a lock", timeout: .seconds(10), observe: {
             try blocking {
-                let connection = try await database.connect()
+                // On Citus a write runs on its listing's worker, and waits there.
+                let connection = if let listing {
+                    try await database.connectToListingNode(listing, applicationName: "lock-watcher")
+                } else {
+                    try await database.connect(applicationName: "lock-watcher")
+                }
                 let result = try await connection.query(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
                 await connection.close()

@@ -52,7 +52,8 @@ final class ErasureTests: ContactsTestCase {
                        "an update to an erased phone")
         XCTAssertThrowsError(try sql("INSERT INTO contacts (listing_id, email) VALUES (1, 'erin@EXAMPLE.com')"), "plain SQL too") {
             XCTAssertEqual(($0 as? PostgresError)?.sqlState?.code, "CRMBL")
-            XCTAssertEqual(($0 as? PostgresError)?.column, "email")
+            // A worker's error reaches a Citus coordinator without its column field.
+            XCTAssertEqual(($0 as? PostgresError)?.column, TestDatabase.isCitus ? nil : "email")
         }
         XCTAssertEqual(try post(2, [("email", "erin@example.com"), ("phone", "15550002222")]).status, 201, "another listing is not affected")
         XCTAssertEqual(try contactCount(1), 1)

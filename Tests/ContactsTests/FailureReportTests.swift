@@ -27,7 +27,11 @@ final class FailureReportTests: ContactsTestCase {
         let lines = errorLog.all
         XCTAssertEqual(lines.count, 1)
         let line = lines.first ?? ""
-        XCTAssertNotNil(line.wholeMatch(of: /time=\S+ level=error msg=internal_error request_id=trace-500 route=\/crm\/{listing_id} error=postgres.server sqlstate=22012 constraint=crm_test_guard table=contacts column=email\n/), line)
+        // A worker's error reaches a Citus coordinator without its constraint, table and column fields.
+        let fields = TestDatabase.isCitus ? "" : " constraint=crm_test_guard table=contacts column=email"
+        let rest = " level=error msg=internal_error request_id=trace-500 route=/crm/{listing_id} error=postgres.server sqlstate=22012\(fields)\n"
+        XCTAssertTrue(line.hasPrefix("time=") && line.hasSuffix(rest), line)
+        XCTAssertFalse(line.dropFirst(5).dropLast(rest.count).contains(" "), "only the time before the rest: \(line)")
         for secret in ["private.person", "15550001234", "Secretname", "refusing", keyA.text, String(keyA.text.dropFirst(12))] {
             XCTAssertFalse(line.contains(secret), "\(secret) is not in the error log")
         }

@@ -9,17 +9,17 @@ final class InternalErrorTests: ContactsTestCase {
 
     func testAFailingSQLFunctionIsA500WithoutDetailAndChangesNothing() throws {
         let id = contact(try post(1, [("email", "kept@example.com"), ("first_name", "Kept")]))["contact_id"] as? Int ?? -1
-        // A trigger function made to raise, on every write to contacts; and the grant check
-        // every search makes.
+        // A trigger function made to raise, on every write to contacts; and the escaping of the
+        // term every substring search makes.
         for statement in [
             """
             CREATE FUNCTION crm_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN RAISE EXCEPTION 'injected failure for secret@example.com'; END $$
             """,
             "CREATE TRIGGER crm_test_fail BEFORE INSERT OR UPDATE OR DELETE ON contacts FOR EACH ROW EXECUTE FUNCTION crm_test_fail()",
-            "ALTER FUNCTION crm_granted_listing(bytea, bigint, crm_key_scope) RENAME TO crm_granted_listing_saved",
+            "ALTER FUNCTION crm_like_literal(text) RENAME TO crm_like_literal_saved",
             """
-            CREATE FUNCTION crm_granted_listing(bytea, bigint, crm_key_scope) RETURNS SETOF bigint LANGUAGE plpgsql AS $$
+            CREATE FUNCTION crm_like_literal(text) RETURNS text LANGUAGE plpgsql AS $$
             BEGIN RAISE EXCEPTION 'injected failure for secret@example.com'; END $$
             """,
         ] {
@@ -34,7 +34,7 @@ final class InternalErrorTests: ContactsTestCase {
             ("GET", .none),
         ]
         for (method, body) in requests {
-            let response = try call(method, "/crm/1", key: keyA, body: body)
+            let response = try call(method, method == "GET" ? "/crm/1?first_name=Kep" : "/crm/1", key: keyA, body: body)
             XCTAssertEqual(response.status, 500, "\(method): \(response.bodyText)")
             XCTAssertEqual(response.bodyText, Self.internalBody, "\(method): no detail of the failure")
             XCTAssertEqual(response.header("Content-Type"), "application/json; charset=utf-8")
@@ -42,8 +42,8 @@ final class InternalErrorTests: ContactsTestCase {
         XCTAssertEqual(try contactsTable(), before, "nothing written")
         XCTAssertTrue(accessLog.all.filter { $0.contains("status=500") }.count == requests.count, accessLog.all.joined(separator: "\n"))
         try sql("DROP TRIGGER crm_test_fail ON contacts")
-        try sql("DROP FUNCTION crm_granted_listing(bytea, bigint, crm_key_scope)")
-        try sql("ALTER FUNCTION crm_granted_listing_saved(bytea, bigint, crm_key_scope) RENAME TO crm_granted_listing")
+        try sql("DROP FUNCTION crm_like_literal(text)")
+        try sql("ALTER FUNCTION crm_like_literal_saved(text) RENAME TO crm_like_literal")
         XCTAssertEqual(try post(1, [("email", "after@example.com")]).status, 201, "the pool's connections recovered")
         XCTAssertEqual(try get(1, "id=\(id)").status, 200)
     }

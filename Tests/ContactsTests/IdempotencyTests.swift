@@ -156,8 +156,9 @@ final class IdempotencyTests: ContactsTestCase {
 
     func testAKeyStillBeingProcessedIs409WithRetryAfter() throws {
         let database = self.database!, key = keyA!
-        // Another session holds the lock the first request with ("busy") holds while it runs.
-        let holder = try blocking { try await database.connect(applicationName: "in-flight") }
+        // Another session holds the lock the first request with ("busy") holds while it runs
+        // (on Citus, on the worker the request's function runs on).
+        let holder = try blocking { try await database.connectToListingNode(1, applicationName: "in-flight") }
         defer { try? blocking { await holder.close() } }
         _ = try blocking {
             try await holder.query("""

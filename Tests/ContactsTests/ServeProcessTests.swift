@@ -120,6 +120,8 @@ final class ServeProcessTests: XCTestCase {
     }
 
     func testSIGTERMAnswersTheRequestInFlightAndExitsZero() throws {
+        // Watches pg_locks for `contacts` on one node: on Citus the write waits on a worker's shard.
+        try XCTSkipIf(TestDatabase.isCitus, "holds and watches a table lock on a single node")
         let (process, port) = try serve()
         let key = try createKey(listing: 6)
         // Hold the contacts table so that the POST below is in flight when the signal arrives.
@@ -172,9 +174,11 @@ final class ServeProcessTests: XCTestCase {
                 CREATE FUNCTION crm_test_guard() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN
                     RAISE EXCEPTION 'refusing %', NEW.email USING ERRCODE = '22012', CONSTRAINT = 'crm_test_guard';
-                END $$;
-                CREATE TRIGGER crm_test_guard BEFORE INSERT ON contacts FOR EACH ROW EXECUTE FUNCTION crm_test_guard();
+                END $$
                 """)
+            // One statement at a time: Citus cannot take DDL on a distributed table in a multi-statement string.
+            try await connection.simpleQuery(
+                "CREATE TRIGGER crm_test_guard BEFORE INSERT ON contacts FOR EACH ROW EXECUTE FUNCTION crm_test_guard()")
             await connection.close()
         }
         let body = "email=hidden.person%40example.com&phone=15550009876"
@@ -189,7 +193,8 @@ final class ServeProcessTests: XCTestCase {
         let errors = outcome.standardError.split(separator: "\n").filter { $0.contains("level=error") }
         XCTAssertEqual(errors.count, 1, outcome.standardError)
         XCTAssertTrue(errors.first?.hasSuffix(
-            " level=error msg=internal_error request_id=serve-500 route=/crm/{listing_id} error=postgres.server sqlstate=22012 constraint=crm_test_guard") ?? false,
+            " level=error msg=internal_error request_id=serve-500 route=/crm/{listing_id} error=postgres.server sqlstate=22012"
+            + (TestDatabase.isCitus ? "" : " constraint=crm_test_guard")) ?? false,
             outcome.standardError)
         for secret in ["hidden.person", "15550009876", "refusing", key.text] {
             XCTAssertFalse(outcome.standardError.contains(secret), "\(secret) is not on standard error")

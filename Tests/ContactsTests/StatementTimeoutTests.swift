@@ -15,7 +15,7 @@ final class StatementTimeoutTests: ContactsTestCase {
         XCTAssertEqual(created.status, 201)
         let id = contact(created)["contact_id"] as? Int ?? -1
         let locker = try blocking { [database] in try await database!.connect(applicationName: "locker") }
-        try blocking { _ = try await locker.simpleQuery("BEGIN; SELECT 1 FROM contacts WHERE contact_id = \(id) FOR UPDATE") }
+        try blocking { _ = try await locker.simpleQuery("BEGIN; SELECT 1 FROM contacts WHERE listing_id = 1 AND contact_id = \(id) FOR UPDATE") }
 
         let started = DispatchTime.now()
         let blocked = try put(1, [("id", "\(id)"), ("first_name", "After")])

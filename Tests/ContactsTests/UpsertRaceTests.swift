@@ -28,7 +28,7 @@ final class UpsertRaceTests: ContactsTestCase {
         let oldID = contact(created)["contact_id"] as? Int ?? -1
         let deleter = try blocking { [database] in try await database!.connect(applicationName: "deleter") }
         try blocking {
-            _ = try await deleter.simpleQuery("BEGIN; DELETE FROM contacts WHERE contact_id = \(oldID)")
+            _ = try await deleter.simpleQuery("BEGIN; DELETE FROM contacts WHERE listing_id = 1 AND contact_id = \(oldID)")
         }
 
         let port = server.port, key = keyA!
@@ -40,7 +40,7 @@ final class UpsertRaceTests: ContactsTestCase {
             answer.withLock { $0 = result }
             answered.signal()
         }
-        try waitForLockWaiters(1)
+        try waitForLockWaiters(1, onListingNode: 1)
         try blocking { _ = try await deleter.simpleQuery("COMMIT") }
         XCTAssertEqual(answered.wait(timeout: .now() + 10), .success, "the PUT answered after the DELETE committed", file: file, line: line)
         let response = try XCTUnwrap(answer.withLock { $0 }, file: file, line: line).get()

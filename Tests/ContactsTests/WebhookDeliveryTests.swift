@@ -42,7 +42,7 @@ final class WebhookDeliveryTests: ContactsTestCase {
     func endpointState(_ id: Int) throws -> String {
         try textRows("""
             SELECT concat_ws(' ', status, last_success_at IS NOT NULL, last_failure_at IS NOT NULL, coalesce(last_error, '-'),
-                             (SELECT count(*) FROM webhook_deliveries d WHERE d.webhook_id = w.webhook_id))
+                             (SELECT count(*) FROM webhook_deliveries d WHERE d.listing_id = w.listing_id AND d.webhook_id = w.webhook_id))
               FROM webhook_endpoints w WHERE webhook_id = $1::bigint
             """, [id]).first ?? "gone"
     }

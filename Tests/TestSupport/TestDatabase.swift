@@ -50,9 +50,10 @@ public final class TestDatabase: Sendable {
         let admin = try await PostgresConnection.connect(PostgresConfiguration(connectionString: base), on: loop)
         try await admin.simpleQuery("CREATE DATABASE \(database.name)")
         await admin.close()
+        if server == nil { try await bootstrapCitus(database.name, coordinator: base) }
         if migrated {
             let connection = try await database.connect()
-            try await Migrator(migrations: Migration.load(from: Self.migrationsDirectory)).migrate(on: connection)
+            try await Migrator.load(from: Self.migrationsDirectory).migrate(on: connection)
             await connection.close()
         }
         return database
@@ -84,6 +85,7 @@ public final class TestDatabase: Sendable {
         guard let admin = try? await PostgresConnection.connect(PostgresConfiguration(connectionString: base), on: Self.loop) else { return }
         _ = try? await admin.simpleQuery("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
         await admin.close()
+        await Self.dropOnCitusWorkers(name)
     }
 }
 

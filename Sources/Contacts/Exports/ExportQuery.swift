@@ -5,8 +5,9 @@ import Postgres
 /// row, NULL as an empty field) or as one JSON object per line.
 ///
 /// `COPY` takes no parameters, so the filter values travel as transaction-local settings
-/// (`set_config('crm.export_email', $1, true)`, read back with `current_setting`): no value is
-/// ever spliced into SQL text; only the listing and `after`, validated integers, are.
+/// (`crm_set_local('crm.export_email', $1)`, sql/018: a `SET LOCAL`, which Citus passes on to
+/// the worker running the `COPY`; read back with `current_setting`): no value is ever spliced
+/// into SQL text; only the listing and `after`, validated integers, are.
 public enum ExportFormat: String, Sendable {
     case csv
     case ndjson
@@ -54,7 +55,7 @@ public struct ExportQuery: Sendable {
         let horizon = UInt64(try snapshot[0].decode(String.self, column: 0)) ?? 0
         let skip = try snapshot[0].decode(String.self, column: 1).split(separator: ".").compactMap { UInt64($0) }
         for (name, value) in settings {
-            try await connection.query("SELECT set_config($1, $2, true)", [name, value])
+            try await connection.query("SELECT crm_set_local($1, $2)", [name, value])
         }
         return ChangeCursor(listing: listing, txid: horizon, seq: 0, skip: skip)
     }
@@ -119,7 +120,9 @@ public struct ExportQuery: Sendable {
                   FROM (SELECT DISTINCT x.txid FROM contact_changes x
                          WHERE x.txid >= h.horizon AND x.listing_id = $2::bigint) t)
           FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon) h
-         WHERE $1::bytea IS NULL OR EXISTS (SELECT FROM crm_granted_listing($1::bytea, $2::bigint, 'read'))
+         WHERE $1::bytea IS NULL
+            OR EXISTS (SELECT FROM api_keys k JOIN api_key_grants g ON g.key_id = k.key_id AND g.listing_id = $2::bigint
+                        WHERE k.key_hash = $1::bytea AND k.revoked_at IS NULL AND 'read'::crm_key_scope = ANY (k.scopes))
         """
 
     /// Turns `COPY`'s text format back into the JSON lines it carries: the only escape a JSON

@@ -1,31 +1,31 @@
 /// One row of `import_rows` (sql/016) in `COPY`'s text format: the row's values as the API's
-/// validation left them (``ContactOperation``), or its refusal. Columns, in order: import_id,
-/// row_no, contact_id, first_name, last_name, email, phone, ip_address, error_code,
-/// error_parameter, error_message. A value not given is `\N` (NULL); one given empty (a `PUT`
-/// clearing it) is the empty string.
+/// validation left them (``ContactOperation``), or its refusal. Columns, in order: listing_id
+/// (sql/018: on Citus it picks the shard), import_id, row_no, contact_id, first_name, last_name,
+/// email, phone, ip_address, error_code, error_parameter, error_message. A value not given is
+/// `\N` (NULL); one given empty (a `PUT` clearing it) is the empty string.
 enum ImportStagingRow {
     /// The `COPY` statement these rows are written for.
     static let copyStatement = """
-        COPY import_rows (import_id, row_no, contact_id, first_name, last_name, email, phone, ip_address, \
+        COPY import_rows (listing_id, import_id, row_no, contact_id, first_name, last_name, email, phone, ip_address, \
         error_code, error_parameter, error_message) FROM STDIN
         """
 
     /// A row that passed validation.
-    static func append(importID: Int64, row: Int, operation: ContactOperation, to out: inout [UInt8]) {
+    static func append(listing: Int64, importID: Int64, row: Int, operation: ContactOperation, to out: inout [UInt8]) {
         switch operation {
         case .create(let firstName, let lastName, let email, let phone, let ipAddress):
-            append(importID, row, [nil, firstName, lastName, email, phone, ipAddress, nil, nil, nil], to: &out)
+            append(listing, importID, row, [nil, firstName, lastName, email, phone, ipAddress, nil, nil, nil], to: &out)
         case .upsert(let id, let firstName, let lastName, let email, let phone, let ipAddress, let ipGiven):
-            append(importID, row, [id.map(String.init), text(firstName), text(lastName), text(email), text(phone),
-                                   ipGiven ? ipAddress : nil, nil, nil, nil], to: &out)
+            append(listing, importID, row, [id.map(String.init), text(firstName), text(lastName), text(email), text(phone),
+                                            ipGiven ? ipAddress : nil, nil, nil, nil], to: &out)
         case .delete, .search:
             preconditionFailure("an import row is a create or an upsert")
         }
     }
 
     /// A row refused before it reached the database: its error as the API would answer it.
-    static func append(importID: Int64, row: Int, error: APIError, to out: inout [UInt8]) {
-        append(importID, row, [nil, nil, nil, nil, nil, nil, error.code.rawValue, error.parameter, error.message], to: &out)
+    static func append(listing: Int64, importID: Int64, row: Int, error: APIError, to out: inout [UInt8]) {
+        append(listing, importID, row, [nil, nil, nil, nil, nil, nil, error.code.rawValue, error.parameter, error.message], to: &out)
     }
 
     private static func text(_ field: FieldInput) -> String? {
@@ -36,7 +36,9 @@ enum ImportStagingRow {
         }
     }
 
-    private static func append(_ importID: Int64, _ row: Int, _ values: [String?], to out: inout [UInt8]) {
+    private static func append(_ listing: Int64, _ importID: Int64, _ row: Int, _ values: [String?], to out: inout [UInt8]) {
+        out.append(contentsOf: String(listing).utf8)
+        out.append(tab)
         out.append(contentsOf: String(importID).utf8)
         out.append(tab)
         out.append(contentsOf: String(row).utf8)

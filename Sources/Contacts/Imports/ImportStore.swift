@@ -73,20 +73,22 @@ public struct ImportStore: Sendable {
         ])
         guard inserted.rowCount == 1 else { return nil }
         let importID = try inserted[0].decode(Int64.self, column: 0)
-        let staged = try await upload.stage(next, importID: importID, on: connection)
-        let job = try await connection.query(Self.finishStaging, [importID, staged.rows, PostgresBytes(staged.fingerprint)])
+        let staged = try await upload.stage(next, listing: listing, importID: importID, on: connection)
+        let job = try await connection.query(Self.finishStaging, [importID, staged.rows, PostgresBytes(staged.fingerprint), listing])
         return try ImportJob(row: job[0])
     }
 
-    /// Applies `importID` on `connection` (steps of `chunk` rows, other jobs before it first)
-    /// until it is finished; returns it.
+    /// Applies `importID` on `connection` (steps of `chunk` rows, its listing's older jobs before
+    /// it first) until it is finished; returns it.
     public static func apply(_ importID: Int64, chunk: Int, on connection: PostgresConnection) async throws -> ImportJob {
         while true {
-            let job = try await connection.query("SELECT \(ImportJob.selectList) FROM import_jobs j WHERE j.import_id = $1", [importID])
+            let job = try await connection.query(
+                "SELECT j.listing_id, \(ImportJob.selectList) FROM import_jobs j WHERE j.import_id = $1", [importID])
             guard job.rowCount == 1 else { throw PostgresError.client("import \(importID) is gone") }
-            let state = try ImportJob(row: job[0])
+            let state = try ImportJob(row: job[0], from: 1)
             if state.status == "completed" || state.status == "failed" { return state }
-            try await connection.query("SELECT * FROM crm_import_step($1::int)", [chunk])
+            let listing = try job[0].decode(Int64.self, column: 0)
+            try await connection.query("SELECT * FROM crm_import_step_listing($1::bigint, $2::int)", [listing, chunk])
         }
     }
 
@@ -132,13 +134,19 @@ public struct ImportStore: Sendable {
         RETURNING import_id
         """
 
+    /// The job's columns are rendered outside the UPDATE: Citus refuses a non-IMMUTABLE function
+    /// (`to_char` of a timestamp) in RETURNING.
     static let finishStaging = """
-        UPDATE import_jobs j SET rows = $2, fingerprint = $3::bytea WHERE j.import_id = $1 RETURNING \(ImportJob.selectList)
+        WITH j AS (
+            UPDATE import_jobs SET rows = $2, fingerprint = $3::bytea WHERE import_id = $1 AND listing_id = $4 RETURNING *)
+        SELECT \(ImportJob.selectList) FROM j
         """
 
     static let selectJob = """
         SELECT \(ImportJob.selectList) FROM import_jobs j
-         WHERE j.listing_id = $2 AND j.import_id = $3 AND crm_key_grants($1::bytea, $2, 'read')
+         WHERE j.listing_id = $2 AND j.import_id = $3
+           AND EXISTS (SELECT FROM api_keys k JOIN api_key_grants g ON g.key_id = k.key_id AND g.listing_id = $2::bigint
+                        WHERE k.key_hash = $1::bytea AND k.revoked_at IS NULL AND 'read'::crm_key_scope = ANY (k.scopes))
         """
 
     static let selectErrors = """

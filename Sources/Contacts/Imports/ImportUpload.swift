@@ -30,9 +30,11 @@ public struct ImportUpload: Sendable {
     }
 
     /// Streams the file, whose pieces `next` returns (nil at its end), into `import_rows` for
-    /// `importID`, on `connection` (inside the caller's transaction). Throws ``APIError`` for the
-    /// whole file's faults (`400`, `413`) and `next`'s error when the client breaks off.
-    public func stage(_ next: () async throws -> [UInt8]?, importID: Int64, on connection: PostgresConnection) async throws -> Staged {
+    /// `importID` of `listing`, on `connection` (inside the caller's transaction). Throws
+    /// ``APIError`` for the whole file's faults (`400`, `413`) and `next`'s error when the client
+    /// breaks off.
+    public func stage(_ next: () async throws -> [UInt8]?, listing: Int64, importID: Int64,
+                      on connection: PostgresConnection) async throws -> Staged {
         let hasher = fingerprintHasher()
         var reader = ImportRecordReader(format: format)
         var rowNumber = 0
@@ -44,7 +46,7 @@ public struct ImportUpload: Sendable {
                 guard rowNumber <= maxRows else {
                     throw APIError(status: 413, code: .payloadTooLarge, message: "An import holds at most \(maxRows) rows.")
                 }
-                append(record, row: rowNumber, importID: importID, to: &out)
+                append(record, row: rowNumber, listing: listing, importID: importID, to: &out)
             }
         }
         try await connection.copyIn(ImportStagingRow.copyStatement) { writer in
@@ -75,7 +77,7 @@ public struct ImportUpload: Sendable {
         return hasher
     }
 
-    private func append(_ record: ImportRecordReader.Record, row: Int, importID: Int64, to out: inout [UInt8]) {
+    private func append(_ record: ImportRecordReader.Record, row: Int, listing: Int64, importID: Int64, to out: inout [UInt8]) {
         do throws(APIError) {
             guard case .row(let pairs) = record else {
                 if case .unreadable(let why) = record { throw APIError.invalid("row", why) }
@@ -83,11 +85,11 @@ public struct ImportUpload: Sendable {
             }
             let parameters = try RequestParameters(pairs: pairs)
             let operation = try ContactOperation(method: mode.method, parameters: parameters, clientAddress: clientAddress)
-            ImportStagingRow.append(importID: importID, row: row, operation: operation, to: &out)
+            ImportStagingRow.append(listing: listing, importID: importID, row: row, operation: operation, to: &out)
         } catch {
             // An unreadable record has no parameter to name (API.md §12: `parameter: null`).
             let refusal = record.isUnreadable ? APIError(status: 400, code: .invalidParameter, message: error.message) : error
-            ImportStagingRow.append(importID: importID, row: row, error: refusal, to: &out)
+            ImportStagingRow.append(listing: listing, importID: importID, row: row, error: refusal, to: &out)
         }
     }
 }

@@ -1,11 +1,13 @@
 import Postgres
 import Synchronization
 
-/// Applies staged imports in the background of `crm serve` (API.md §12): it calls
-/// `crm_import_step(chunk)` (sql/016) again and again, each call one transaction that claims the
-/// oldest unfinished job with `FOR UPDATE SKIP LOCKED` and applies its next `chunk` rows. So
-/// several instances share the jobs, a job interrupted by a crash (of this process or of
-/// PostgreSQL) goes on from its last committed chunk, and no row is applied twice.
+/// Applies staged imports in the background of `crm serve` (API.md §12): it asks which listings
+/// have unfinished jobs (`crm_import_pending()`, sql/018) and calls
+/// `crm_import_step_listing(listing, chunk)` for each in turn until one does a step, again and
+/// again. Each call is one transaction that claims the listing's oldest unfinished job with
+/// `FOR UPDATE SKIP LOCKED` and applies its next `chunk` rows (on Citus, on the listing's
+/// worker). So several instances share the jobs, a job interrupted by a crash (of this process
+/// or of PostgreSQL) goes on from its last committed chunk, and no row is applied twice.
 ///
 /// With nothing to do it sleeps until an upload of this process wakes it (``wake()``) or the
 /// poll interval passes (an upload to another instance, or a job left by a crash); every 5 s
@@ -24,7 +26,10 @@ public final class ImportWorker: Sendable {
     /// Loops asleep, and whether a wake-up came while none was.
     private let signal = Mutex<(woken: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
-    static let step = PreparedStatement(name: "crm_import_step", sql: "SELECT import_id, status, applied FROM crm_import_step($1::int)")
+    static let pending = PreparedStatement(name: "crm_import_pending", sql: "SELECT listing_id FROM crm_import_pending()")
+    static let step = PreparedStatement(name: "crm_import_step_listing", sql: """
+        SELECT import_id, status, applied FROM crm_import_step_listing($1::bigint, $2::int)
+        """)
 
     public init(pool: ConnectionPool, workers: Int = 1, chunkSize: Int = 10_000, pollInterval: Duration = .seconds(1),
                 statistics: ImportStatistics = ImportStatistics(), databaseErrors: DatabaseErrorCounter = DatabaseErrorCounter()) {
@@ -73,19 +78,29 @@ public final class ImportWorker: Sendable {
         return steps
     }
 
-    /// One chunk of the oldest unfinished job; false when there was none. The step may take
-    /// longer than the pool's `statement_timeout` allows a request (``ImportSettings/stepTimeout``).
+    /// One chunk of the oldest unfinished job no other transaction holds, of the first listing
+    /// (oldest job first) that has one; false when there was none.
     func runStep() async throws -> Bool {
         do {
-            return try await pool.withConnection { connection in
-                try await connection.transaction { connection in
-                    try await connection.simpleQuery("SET LOCAL statement_timeout = '\(ImportSettings.stepTimeout)'")
-                    return try await connection.execute(Self.step, [chunkSize]).rowCount > 0
-                }
+            for row in try await pool.execute(Self.pending).rows {
+                if try await applyStep(listing: try row.decode(Int64.self, column: 0)) { return true }
             }
+            return false
         } catch {
             databaseErrors.record(error)
             throw error
+        }
+    }
+
+    /// One chunk of the listing's oldest unfinished job, in a transaction of its own; false when
+    /// the listing has none that no other transaction holds. The step may take longer than the
+    /// pool's `statement_timeout` allows a request (``ImportSettings/stepTimeout``).
+    private func applyStep(listing: Int64) async throws -> Bool {
+        try await pool.withConnection { connection in
+            try await connection.transaction { connection in
+                try await connection.simpleQuery("SET LOCAL statement_timeout = '\(ImportSettings.stepTimeout)'")
+                return try await connection.execute(Self.step, [listing, chunkSize]).rowCount > 0
+            }
         }
     }
 

@@ -3,7 +3,8 @@ import Postgres
 
 /// The delivery queue's one statement (sql/015, `crm_webhook_exchange`): record the outcomes of
 /// finished deliveries, queue new events, lease due deliveries, all in one short transaction,
-/// and read each leased delivery's contact as it is now to build its payload.
+/// with each leased delivery's contact as it is now (read by the function, sql/018) to build
+/// its payload.
 public struct WebhookQueue: Sendable {
     /// A delivery leased to this process: where to send what, and the lease it holds.
     public struct Delivery: Sendable, Equatable {
@@ -65,10 +66,8 @@ public struct WebhookQueue: Sendable {
                x.change_type::text, x.contact_id, array_to_string(x.changed, ','),
                to_char(x.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
                \(ContactColumns.selectList)
-          FROM crm_webhook_exchange($1::jsonb, $2::int[], $3::int, $4::int, make_interval(secs => $5::double precision), $6::int,
-                                    pg_snapshot_xmin(pg_current_snapshot())) x
-          LEFT JOIN contacts c ON x.kind = 'claimed' AND x.change_type <> 'contact.deleted'
-                              AND c.listing_id = x.listing_id AND c.contact_id = x.contact_id
+          FROM crm_webhook_exchange($1::jsonb, $2::int[], $3::int, $4::int, make_interval(secs => $5::double precision), $6::int) x
+         CROSS JOIN LATERAL (SELECT (x.contact).*) c
         """)
 
     /// The columns before the contact's.

@@ -4,7 +4,8 @@ import Postgres
 
 /// The listing's webhook endpoints in SQL (sql/014): add, list and remove, each one statement
 /// that checks the key's grant with the `webhooks` scope (no row: refused, and
-/// ``ContactStore/access(keyHash:listing:)`` tells which `403`).
+/// ``ContactStore/access(keyHash:listing:)`` tells which `403`). Each reads the listing's rows
+/// by `$2`, so that on Citus it runs on the listing's node (sql/018).
 public struct WebhookStore: Sendable {
     /// The event types of API.md §10, the values of `events`.
     public static let eventTypes = ["contact.created", "contact.updated", "contact.deleted"]
@@ -76,29 +77,29 @@ public struct WebhookStore: Sendable {
     }
 
     static let add = PreparedStatement(name: "crm_webhook_add", sql: """
-        INSERT INTO webhook_endpoints (listing_id, url, events, secret)
-        SELECT $2::bigint, $3, string_to_array($4, ',')::crm_change_type[], $5
-         WHERE EXISTS (SELECT FROM crm_granted_listing($1::bytea, $2::bigint, 'webhooks'))
-        RETURNING webhook_id, url, array_to_string(events, ','), status
+        SELECT webhook_id, url, events, status FROM crm_webhook_add($1::bytea, $2::bigint, $3, $4, $5)
         """)
     static let list = PreparedStatement(name: "crm_webhook_list", sql: """
         SELECT w.webhook_id, w.url, array_to_string(w.events, ','), w.status,
                CASE WHEN w.status = 'active' THEN
                    (SELECT count(*) FROM contact_changes e
-                     WHERE e.listing_id = w.listing_id AND (e.txid, e.seq) > (w.cursor_txid, w.cursor_seq)
+                     WHERE e.listing_id = $2::bigint AND (e.txid, e.seq) > (w.cursor_txid, w.cursor_seq)
                        AND e.change_type = ANY (w.events))
-                   + (SELECT count(*) FROM webhook_deliveries d WHERE d.webhook_id = w.webhook_id)
+                   + (SELECT count(*) FROM webhook_deliveries d WHERE d.listing_id = $2::bigint AND d.webhook_id = w.webhook_id)
                ELSE 0 END,
                to_char(w.last_success_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),
                to_char(w.last_failure_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), w.last_error
           FROM webhook_endpoints w
-         WHERE w.listing_id = $2::bigint AND EXISTS (SELECT FROM crm_granted_listing($1::bytea, $2::bigint, 'webhooks'))
+         WHERE w.listing_id = $2::bigint
+           AND EXISTS (SELECT FROM api_keys k JOIN api_key_grants g ON g.key_id = k.key_id AND g.listing_id = $2::bigint
+                        WHERE k.key_hash = $1::bytea AND k.revoked_at IS NULL AND 'webhooks'::crm_key_scope = ANY (k.scopes))
          ORDER BY w.webhook_id
         """)
     static let remove = PreparedStatement(name: "crm_webhook_remove", sql: """
         DELETE FROM webhook_endpoints
          WHERE listing_id = $2::bigint AND webhook_id = $3::bigint
-           AND EXISTS (SELECT FROM crm_granted_listing($1::bytea, $2::bigint, 'webhooks'))
+           AND EXISTS (SELECT FROM api_keys k JOIN api_key_grants g ON g.key_id = k.key_id AND g.listing_id = $2::bigint
+                        WHERE k.key_hash = $1::bytea AND k.revoked_at IS NULL AND 'webhooks'::crm_key_scope = ANY (k.scopes))
         RETURNING webhook_id
         """)
 
