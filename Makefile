@@ -13,7 +13,7 @@ LOCAL_PG := scripts/local-postgres.sh
 # Recipes expand this when they run, i.e. after `database` has started the private cluster.
 DB_URL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell bash $(LOCAL_PG) url))
 
-.PHONY: test-citus test-failover test-pgbouncer test-packages all build run crm test check python-deps test-asan soak database stop-db db-url packages clean fuzz faults bench bench-webhooks bench-imports bench-ab bench-instructions bench-http check-compose
+.PHONY: bench-topologies test-citus test-failover test-pgbouncer test-packages all build run crm test check python-deps test-asan soak database stop-db db-url packages clean fuzz faults bench bench-webhooks bench-imports bench-ab bench-instructions bench-http check-compose
 
 all: build
 
@@ -152,6 +152,11 @@ test-citus: test-packages
 		CRM_TESTS_CITUS_WORKERS="$$(bash scripts/citus-cluster.sh worker-urls | tr '\n' ' ')" \
 		$(SWIFT) test --skip-build --disable-swift-testing --filter ContactsTests 2>&1 | tee $(CITUS_LOG) | grep -E "error:|Executed .* tests" ; \
 		status=$$?; bash scripts/citus-cluster.sh stop; test $$status -eq 0 && ! grep -q "error:" $(CITUS_LOG)
+
+# The same mixed load against each topology: one node, through PgBouncer, on Citus
+# (bench/topologies.sh; docs/SCALING.md has the latest rows).
+bench-topologies:
+	bash bench/topologies.sh
 
 # Failover (API.md §14, issue 17): a primary and a streaming standby, 16 writers, kill -9 of the
 # primary, pg_ctl promote (scripts/failover.py; sync and async; also run by make test).
