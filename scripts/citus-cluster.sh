@@ -14,8 +14,11 @@
 #                runs after its CREATE DATABASE, written out in sql/citus/distribute.sql)
 #   drop-db DB   drop DB on every node
 #
-# Environment: CITUS_DIR (default /tmp/crm-citus), CITUS_PORT (coordinator, default 55471; the
-# workers take the next two ports), CITUS_MAX_CONNECTIONS (default 300, each server),
+# Environment: CITUS_DIR (default /tmp/crm-citus), CITUS_PORT (coordinator; the workers take the
+# next two ports; by default start picks the first of 25471, 25474, ... whose three ports are
+# free and records it in $CITUS_DIR/port, which url, worker-urls and create-db read: below
+# Linux's ephemeral range, 32768-60999, so a client connection's local port cannot hold one
+# of them, as 55472 once was in CI), CITUS_MAX_CONNECTIONS (default 300, each server),
 # CITUS_SHARD_COUNT (default 4: citus.shard_count, the shards a table distributed without an
 # explicit count gets; Citus's own default is 32, many for a test's handful of rows).
 # Layout: $CITUS_DIR/{coordinator,worker1,worker2} data, $CITUS_DIR/run sockets, *.log logs.
@@ -30,7 +33,8 @@ set -euo pipefail
 
 CITUS_DIR="${CITUS_DIR:-/tmp/crm-citus}"
 [[ $CITUS_DIR == /* ]] || CITUS_DIR="$PWD/$CITUS_DIR"
-PORT="${CITUS_PORT:-55471}"
+PORT_FILE="$CITUS_DIR/port"
+FIRST_PORT=25471
 MAX_CONNECTIONS="${CITUS_MAX_CONNECTIONS:-300}"
 SHARD_COUNT="${CITUS_SHARD_COUNT:-4}"
 NODES=(coordinator worker1 worker2)
@@ -47,6 +51,38 @@ mkdir_pg() { mkdir -p "$@"; if is_root; then chown postgres: "$@"; fi; }
 
 BIN=/usr/lib/postgresql/15/bin
 [[ -x $BIN/pg_ctl ]] || die "PostgreSQL 15 is not installed ($BIN)"
+
+# The coordinator's port: CITUS_PORT, else the one start recorded, else the first candidate.
+PORT="${CITUS_PORT:-$(cat "$PORT_FILE" 2>/dev/null || echo "$FIRST_PORT")}"
+
+# True if nothing holds 127.0.0.1:$1: a bind as PostgreSQL does it (SO_REUSEADDR) succeeds.
+port_free() {
+    python3 - "$1" <<'PY'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+PY
+}
+
+# Chooses PORT for a start: CITUS_PORT if given; the recorded port while any node still runs
+# (it holds it); else the first candidate whose three ports are all free. Recorded in PORT_FILE.
+choose_port() {
+    local node base
+    if [[ -n ${CITUS_PORT:-} ]]; then echo "$PORT" > "$PORT_FILE"; return; fi
+    for node in "${NODES[@]}"; do
+        if [[ -f $PORT_FILE && -f $CITUS_DIR/$node/PG_VERSION ]] && running "$node"; then return; fi
+    done
+    for ((base = FIRST_PORT; base < FIRST_PORT + 300; base += 3)); do
+        if port_free "$base" && port_free $((base + 1)) && port_free $((base + 2)); then
+            PORT=$base; echo "$PORT" > "$PORT_FILE"; return
+        fi
+    done
+    die "no three free ports from $FIRST_PORT (set CITUS_PORT)"
+}
 
 node_port() { case $1 in coordinator) echo "$PORT" ;; worker1) echo $((PORT + 1)) ;; worker2) echo $((PORT + 2)) ;; esac; }
 node_url() { echo "postgresql://postgres@127.0.0.1:$(node_port "$1")/postgres"; }
@@ -114,6 +150,7 @@ cmd_start() {
         || die "Citus is not installed: run scripts/citus-install.sh first"
     mkdir_pg "$CITUS_DIR" "$RUN"
     lock
+    choose_port
     local node
     for node in "${NODES[@]}"; do start_node "$node"; done
 }

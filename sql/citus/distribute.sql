@@ -14,12 +14,12 @@
 --
 -- The bootstrap before it (per database, once): the database exists on every node with the
 -- citus extension, and the coordinator knows the workers, e.g. for a coordinator on port
--- 55471 and workers on 55472 and 55473 (scripts/citus-cluster.sh create-db does exactly this):
+-- 25471 and workers on 25472 and 25473 (scripts/citus-cluster.sh create-db does exactly this):
 --   on each worker    CREATE DATABASE d, then in d: CREATE EXTENSION citus
 --   on the coordinator CREATE DATABASE d, then in d: CREATE EXTENSION citus,
---                     SELECT citus_set_coordinator_host('127.0.0.1', 55471),
---                     SELECT citus_add_node('127.0.0.1', 55472),
---                     SELECT citus_add_node('127.0.0.1', 55473)
+--                     SELECT citus_set_coordinator_host('127.0.0.1', 25471),
+--                     SELECT citus_add_node('127.0.0.1', 25472),
+--                     SELECT citus_add_node('127.0.0.1', 25473)
 --
 -- Shards: citus.shard_count of the session when contacts is distributed (Citus's default 32;
 -- the test cluster of scripts/citus-cluster.sh sets 4 in its configuration). Every tenant table
