@@ -5,7 +5,8 @@ import HTTP
 /// …) TO STDOUT` (CSV as PostgreSQL writes it; NDJSON lines unescaped from `COPY`'s text). Each
 /// piece is written to the client before the next is read from the database, so a slow reader
 /// holds the database back rather than this process buffering the listing. `X-Change-Cursor`
-/// is the change-feed cursor of the snapshot (``ExportQuery/snapshot``).
+/// is the change-feed cursor of the snapshot (``ExportQuery/snapshot``). A `HEAD` gets the same
+/// head, its snapshot ended as soon as the cursor is read.
 extension ContactsAPI {
     func export(_ context: RequestContext) async throws -> HTTPResponse {
         guard let listing = context.listing, let key = context.presentedKey else { throw APIError.forbidden }
@@ -24,6 +25,13 @@ extension ContactsAPI {
         var headers = HTTPHeaders()
         headers.add("Content-Type", query.format.contentType)
         headers.add("X-Change-Cursor", cursor.description)
+        if context.request.method == .head {
+            // The head is all a HEAD gets: the snapshot ends here and the connection goes back
+            // to be lent again (left in its transaction, the pool would close it).
+            defer { session.release() }
+            try await session.connection.simpleQuery("ROLLBACK")
+            return .streamed(status: 200, headers: headers) { _ in }
+        }
         return .streamed(status: 200, headers: headers) { writer in
             defer { session.release() }
             try await query.copy(on: session.connection) { try await writer.write($0) }

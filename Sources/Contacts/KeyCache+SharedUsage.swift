@@ -10,15 +10,9 @@ extension KeyCache {
     /// ``sharedUsageWindow`` (with 0 when nothing new was admitted, to learn what the others
     /// did), its unreported count reset. Keys idle for longer are forgotten here.
     mutating func takeUsageReport(now: UInt64) -> [UsageReport] {
-        var report: [UsageReport] = []
-        for (keyHash, usage) in usage {
-            if usage.unreported == 0, now > usage.lastUsed, now - usage.lastUsed > Self.sharedUsageWindow {
-                self.usage.removeValue(forKey: keyHash)
-                continue
-            }
-            report.append(UsageReport(keyHash: keyHash, admitted: usage.unreported))
-            self.usage[keyHash]!.unreported = 0
-        }
+        usage = usage.filter { $0.value.unreported > 0 || now <= $0.value.lastUsed || now - $0.value.lastUsed <= Self.sharedUsageWindow }
+        let report = usage.map { UsageReport(keyHash: $0.key, admitted: $0.value.unreported) }
+        for index in usage.values.indices { usage.values[index].unreported = 0 }
         return report
     }
 
@@ -42,9 +36,9 @@ extension KeyCache {
     /// reports (older counts are from before this process used the key), and a decrease
     /// (their rows purged) debits nothing: both only set the baseline.
     mutating func othersAdmitted(_ readings: [OthersAdmitted], now: UInt64) {
-        for reading in readings where usage[reading.keyHash] != nil {
-            let seen = usage[reading.keyHash]!.othersSeen
-            usage[reading.keyHash]!.othersSeen = reading.total
+        for reading in readings {
+            guard let seen = usage[reading.keyHash].map({ $0.othersSeen }) else { continue }
+            usage[reading.keyHash]?.othersSeen = reading.total
             let spent = seen.map { reading.total - $0 } ?? reading.latest
             guard spent > 0 else { continue }
             _ = entries.update(forKey: reading.keyHash) { $0.bucket?.debit(Double(spent), now: now) }

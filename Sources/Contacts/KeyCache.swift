@@ -39,6 +39,12 @@ struct KeyCache {
         /// What the other instances had admitted in all when last read; nil: never read.
         var othersSeen: Int64?
         var lastUsed: UInt64
+
+        /// A request at `now`, admitted or refused.
+        mutating func used(now: UInt64, admitted: Bool) {
+            lastUsed = now
+            if admitted { unreported += 1 }
+        }
     }
 
     let lifetime: UInt64
@@ -102,8 +108,7 @@ struct KeyCache {
     /// Notes a limited key's request for the other instances (only an admitted one counts).
     private mutating func used(_ keyHash: [UInt8], _ decision: TokenBucket.Decision?, now: UInt64) {
         guard let decision else { return }
-        usage[keyHash, default: SharedUsage(lastUsed: now)].lastUsed = now
-        if decision.allowed { usage[keyHash]!.unreported += 1 }
+        usage[keyHash, default: SharedUsage(lastUsed: now)].used(now: now, admitted: decision.allowed)
     }
 }
 

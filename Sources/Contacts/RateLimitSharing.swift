@@ -26,7 +26,7 @@ public final class RateLimitSharing: Sendable {
     public let instanceID: String
     public let databaseErrors: DatabaseErrorCounter
     private let reports = Atomic<Int>(0)
-    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let loop: PeriodicTask
 
     static let statement = PreparedStatement(
         name: "crm_rate_limit_share",
@@ -35,6 +35,7 @@ public final class RateLimitSharing: Sendable {
     public init(gate: KeyGate, interval: Duration = .milliseconds(200), databaseErrors: DatabaseErrorCounter = DatabaseErrorCounter()) {
         self.gate = gate
         self.interval = interval
+        loop = PeriodicTask(every: interval)
         self.databaseErrors = databaseErrors
         instanceID = Self.randomUUID()
     }
@@ -44,18 +45,11 @@ public final class RateLimitSharing: Sendable {
 
     /// Starts reporting every ``interval``.
     public func start() {
-        task.withLock { running in
-            guard running == nil else { return }
-            running = Task { [self] in
-                while (try? await Task.sleep(for: interval)) != nil {
-                    _ = try? await share()
-                }
-            }
-        }
+        loop.start { [self] in _ = try? await share() }
     }
 
     public func stop() {
-        task.withLock { $0?.cancel(); $0 = nil }
+        loop.stop()
     }
 
     /// One exchange: reports this process's admitted requests and debits the buckets by the

@@ -1,5 +1,4 @@
 import Postgres
-import Synchronization
 
 /// Deletes rows older than their retention in the background of `crm serve`: every
 /// `interval`, batches of `batchSize` rows, each batch its own short statement (a SQL function
@@ -20,7 +19,7 @@ public final class RetentionPurger: Sendable {
     public let batchSize: Int
     public let databaseErrors: DatabaseErrorCounter
     private let statement: PreparedStatement
-    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let loop: PeriodicTask
 
     /// Stored Idempotency-Key answers, kept 24 hours.
     public static func idempotencyKeys(pool: ConnectionPool, interval: Duration = .seconds(300), batchSize: Int = 1000,
@@ -41,6 +40,7 @@ public final class RetentionPurger: Sendable {
         self.pool = pool
         self.retention = retention
         self.interval = interval
+        loop = PeriodicTask(every: interval)
         self.batchSize = batchSize
         self.databaseErrors = databaseErrors
         statement = PreparedStatement(name: function, sql: "SELECT \(function)(make_interval(secs => $1::double precision), $2::int)")
@@ -48,18 +48,11 @@ public final class RetentionPurger: Sendable {
 
     /// Starts purging every ``interval`` (the first after one interval).
     public func start() {
-        task.withLock { running in
-            guard running == nil else { return }
-            running = Task { [self] in
-                while (try? await Task.sleep(for: interval)) != nil {
-                    _ = try? await purgeExpired()
-                }
-            }
-        }
+        loop.start { [self] in _ = try? await purgeExpired() }
     }
 
     public func stop() {
-        task.withLock { $0?.cancel(); $0 = nil }
+        loop.stop()
     }
 
     /// Deletes every row older than `olderThan` (the retention unless given) now, batch by

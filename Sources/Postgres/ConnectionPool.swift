@@ -36,14 +36,19 @@ public final class ConnectionPool: Sendable {
         public var acquireTimeouts: Int
         /// Failed connection attempts since the pool started.
         public var connectFailures: Int
+        /// Connections closed when handed back, since the pool started: broken, or left inside a
+        /// transaction (a caller that did not end its transaction, each one a new connection).
+        public var discardedOnRelease: Int
 
-        static let zero = Statistics(size: 0, inUse: 0, idle: 0, opening: 0, waiting: 0, acquireTimeouts: 0, connectFailures: 0)
+        static let zero = Statistics(size: 0, inUse: 0, idle: 0, opening: 0, waiting: 0, acquireTimeouts: 0, connectFailures: 0,
+                                     discardedOnRelease: 0)
 
         static func + (lhs: Self, rhs: Self) -> Self {
             Statistics(size: lhs.size + rhs.size, inUse: lhs.inUse + rhs.inUse, idle: lhs.idle + rhs.idle,
                        opening: lhs.opening + rhs.opening, waiting: lhs.waiting + rhs.waiting,
                        acquireTimeouts: lhs.acquireTimeouts + rhs.acquireTimeouts,
-                       connectFailures: lhs.connectFailures + rhs.connectFailures)
+                       connectFailures: lhs.connectFailures + rhs.connectFailures,
+                       discardedOnRelease: lhs.discardedOnRelease + rhs.discardedOnRelease)
         }
     }
 

@@ -33,6 +33,7 @@ final class ConnectionPoolPartition: Sendable {
         var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
         var acquireTimeouts = 0
         var connectFailures = 0
+        var discardedOnRelease = 0
         var lastConnectError: PostgresError?
         /// Why the last attempt to open the pipelined connection failed.
         var pipelineOpenError: Error?
@@ -66,7 +67,8 @@ final class ConnectionPoolPartition: Sendable {
                 opening: machine.openingCount,
                 waiting: machine.waiterCount,
                 acquireTimeouts: shared.acquireTimeouts,
-                connectFailures: shared.connectFailures
+                connectFailures: shared.connectFailures,
+                discardedOnRelease: shared.discardedOnRelease
             )
         }
     }
@@ -133,7 +135,10 @@ final class ConnectionPoolPartition: Sendable {
     /// did not lend, does nothing.
     func release(_ connection: PostgresConnection) {
         let reusable = !connection.isClosed && connection.isIdleOutsideTransaction
-        let actions = shared.withLock { $0.machine.release(connection, reusable: reusable, now: MonotonicClock.now()) }
+        let actions = shared.withLock { shared in
+            if !reusable { shared.discardedOnRelease += 1 }
+            return shared.machine.release(connection, reusable: reusable, now: MonotonicClock.now())
+        }
         perform(actions)
     }
 

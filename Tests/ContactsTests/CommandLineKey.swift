@@ -8,8 +8,7 @@ extension TestDatabase {
     static func createKeyWithCommandLine(listing: Int64, in database: TestDatabase,
                                          file: StaticString = #filePath, line: UInt = #line) throws -> APIKey {
         let outcome = try ChildProcess.run(ChildProcess.crmExecutable, ["key", "create", "--listing", String(listing)],
-                                           environment: ["DATABASE_URL": database.connectionString,
-                                                         "CRM_MIGRATIONS_DIR": TestDatabase.migrationsDirectory])
+                                           environment: database.commandEnvironment)
         XCTAssertEqual(outcome.status, 0, outcome.standardError, file: file, line: line)
         return APIKey(outcome.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines))
     }

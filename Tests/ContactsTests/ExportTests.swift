@@ -83,6 +83,24 @@ final class ExportTests: ContactsTestCase {
         XCTAssertEqual(try export().status, 200, "a HEAD's unused snapshot went back to the pool")
     }
 
+    /// A HEAD ends its snapshot once the cursor is read and gives its connection back to be
+    /// lent again (its body's producer never runs: left in its transaction, the connection
+    /// would be closed and the next request would open a new one).
+    func testAHeadOfAnExportGivesItsConnectionBackOpen() throws {
+        XCTAssertEqual(try export().status, 200)
+        let discarded = pool.statistics.discardedOnRelease
+        for _ in 0..<3 {
+            let head = try call("HEAD", "/crm/1/export", key: keyA)
+            XCTAssertEqual(head.status, 200)
+            XCTAssertNotNil(head.header("X-Change-Cursor"))
+            XCTAssertEqual(head.bodyText, "")
+        }
+        try waitUntil("every connection is back in the pool") { self.pool.statistics.inUse == 0 }
+        XCTAssertEqual(pool.statistics.discardedOnRelease, discarded, "no connection was closed for being left in a transaction")
+        XCTAssertEqual(try textRows("SELECT count(*)::text FROM pg_stat_activity WHERE datname = current_database() "
+                                    + "AND application_name = 'crm' AND state = 'idle in transaction'"), ["0"], "no snapshot left open")
+    }
+
     /// A writer still open when the export takes its snapshot commits after it, and another
     /// that began after the first committed before it: the export holds the second, the feed
     /// from the export's cursor gives the first and nothing of the second.

@@ -12,7 +12,7 @@ extension ServeProcessTests {
         let rate = 20
         let created = try ChildProcess.run(ChildProcess.crmExecutable,
                                            ["key", "create", "--listing", "5", "--rate-limit", String(rate)],
-                                           environment: commandLineEnvironment)
+                                           environment: database.commandEnvironment)
         XCTAssertEqual(created.status, 0, created.standardError)
         let key = created.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
         let get = "GET /crm/5 HTTP/1.1\r\nAuthorization: Bearer \(key)\r\n\r\n"
@@ -84,9 +84,5 @@ extension ServeProcessTests {
         }
         XCTAssertEqual(contacts, 3 * rows)
         XCTAssertEqual(events, 3 * rows, "one created event per contact: no row applied twice")
-    }
-
-    var commandLineEnvironment: [String: String] {
-        ["DATABASE_URL": database.connectionString, "CRM_MIGRATIONS_DIR": TestDatabase.migrationsDirectory]
     }
 }

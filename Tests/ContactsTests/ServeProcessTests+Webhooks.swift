@@ -14,8 +14,7 @@ extension ServeProcessTests {
         let key = try createKey(listing: 9)
         let added = try ChildProcess.run(ChildProcess.crmExecutable, ["webhook", "add", "--listing", "9", "--url", receiver.url,
                                                                       "--webhook-allow-private"],
-                                         environment: ["DATABASE_URL": database.connectionString,
-                                                       "CRM_MIGRATIONS_DIR": TestDatabase.migrationsDirectory])
+                                         environment: database.commandEnvironment)
         XCTAssertEqual(added.status, 0, added.standardError)
         let secret = String(added.standardOutput.split(separator: "\n").last ?? "")
         for n in 0..<100 {

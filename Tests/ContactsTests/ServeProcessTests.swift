@@ -27,9 +27,8 @@ final class ServeProcessTests: XCTestCase {
     func serve(executable: String = ChildProcess.crmExecutable, prefix: [String] = [],
                        environment: [String: String] = [:]) throws -> (ChildProcess.Running, Int) {
         let port = try FreePort.next()
-        var env = ["DATABASE_URL": database.connectionString, "CRM_HOST": "127.0.0.1", "CRM_PORT": String(port),
-                   "CRM_MIGRATIONS_DIR": TestDatabase.migrationsDirectory, "CRM_SHUTDOWN_GRACE": "5"]
-        env.merge(environment) { $1 }
+        var env = database.commandEnvironment
+        env.merge(["CRM_HOST": "127.0.0.1", "CRM_PORT": String(port), "CRM_SHUTDOWN_GRACE": "5"].merging(environment) { $1 }) { $1 }
         let process = prefix.isEmpty
             ? try ChildProcess.start(executable, ["serve"], environment: env)
             : try ChildProcess.start(prefix[0], Array(prefix.dropFirst()) + [executable, "serve"], environment: env)
@@ -74,8 +73,7 @@ final class ServeProcessTests: XCTestCase {
         let get = "GET /crm/5 HTTP/1.1\r\nAuthorization: Bearer \(key.text)\r\n\r\n"
         for port in ports { XCTAssertEqual(try status(port: port, get), 404, "authorized, nothing there yet") }
         let revoked = try ChildProcess.run(ChildProcess.crmExecutable, ["key", "revoke", key.text],
-                                           environment: ["DATABASE_URL": database.connectionString,
-                                                         "CRM_MIGRATIONS_DIR": TestDatabase.migrationsDirectory])
+                                           environment: database.commandEnvironment)
         XCTAssertEqual(revoked.status, 0, revoked.standardError)
         let revokedAt = Date()
         var refused: Set<Int> = []

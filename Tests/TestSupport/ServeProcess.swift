@@ -12,9 +12,8 @@ public final class ServeProcess {
     /// adds settings (`CRM_…`). Waits up to 20 s for `/healthz`.
     public init(databaseURL: String, environment: [String: String] = [:]) throws {
         port = try FreePort.next()
-        var settings = ["DATABASE_URL": databaseURL, "CRM_HOST": "127.0.0.1", "CRM_PORT": String(port),
-                        "CRM_MIGRATIONS_DIR": TestDatabase.migrationsDirectory]
-        settings.merge(environment) { $1 }
+        var settings = TestDatabase.commandEnvironment(databaseURL: databaseURL)
+        settings.merge(["CRM_HOST": "127.0.0.1", "CRM_PORT": String(port)].merging(environment) { $1 }) { $1 }
         process = try ChildProcess.start(ChildProcess.crmExecutable, ["serve"], environment: settings)
         do {
             try waitUntil("crm serve answers /healthz on port \(port)", timeout: .seconds(20)) { [port] in

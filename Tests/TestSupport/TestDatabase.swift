@@ -65,6 +65,16 @@ public final class TestDatabase: Sendable {
             .deletingLastPathComponent().appendingPathComponent("sql").path
     }
 
+    /// The environment a `crm` command run by a test needs: this database, and the
+    /// repository's migrations (``commandEnvironment(databaseURL:)``).
+    public var commandEnvironment: [String: String] { Self.commandEnvironment(databaseURL: connectionString) }
+
+    /// The environment a `crm` command run by a test needs: `databaseURL`, and the repository's
+    /// migrations.
+    public static func commandEnvironment(databaseURL: String) -> [String: String] {
+        ["DATABASE_URL": databaseURL, "CRM_MIGRATIONS_DIR": migrationsDirectory]
+    }
+
     /// A new connection to this database.
     public func connect(applicationName: String = "crm-test") async throws -> PostgresConnection {
         var configuration = self.configuration

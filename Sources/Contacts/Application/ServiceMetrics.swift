@@ -46,6 +46,10 @@ enum ServiceMetrics {
         metrics.declareGauge("crm_db_pool_connect_failures_total", help: "Failed connection attempts.", type: "counter") {
             [([], Double(pool.statistics.connectFailures))]
         }
+        metrics.declareGauge("crm_db_pool_discarded_total", help: "Connections closed when handed back: broken, or left in a transaction.",
+                             type: "counter") {
+            [([], Double(pool.statistics.discardedOnRelease))]
+        }
     }
 
     static func declare(in metrics: MetricsRegistry, server: HTTPServer) {

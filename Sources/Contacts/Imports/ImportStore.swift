@@ -88,7 +88,9 @@ public struct ImportStore: Sendable {
             let state = try ImportJob(row: job[0], from: 1)
             if state.status == "completed" || state.status == "failed" { return state }
             let listing = try job[0].decode(Int64.self, column: 0)
-            try await connection.query("SELECT * FROM crm_import_step_listing($1::bigint, $2::int)", [listing, chunk])
+            if try await !ImportWorker.step(listing: listing, chunk: chunk, on: connection) {
+                try await Task.sleep(for: .milliseconds(100))  // another process holds the job's step
+            }
         }
     }
 

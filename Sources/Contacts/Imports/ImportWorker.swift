@@ -3,8 +3,8 @@ import Synchronization
 
 /// Applies staged imports in the background of `crm serve` (API.md §12): it asks which listings
 /// have unfinished jobs (`crm_import_pending()`, sql/018) and calls
-/// `crm_import_step_listing(listing, chunk)` for each in turn until one does a step, again and
-/// again. Each call is one transaction that claims the listing's oldest unfinished job with
+/// `crm_import_step_listing(listing, chunk)` for the first until it has nothing left, then
+/// for the next, asking again when the list runs dry. Each call is one transaction that claims the listing's oldest unfinished job with
 /// `FOR UPDATE SKIP LOCKED` and applies its next `chunk` rows (on Citus, on the listing's
 /// worker). So several instances share the jobs, a job interrupted by a crash (of this process
 /// or of PostgreSQL) goes on from its last committed chunk, and no row is applied twice.
@@ -74,18 +74,29 @@ public final class ImportWorker: Sendable {
     @discardableResult
     public func runUntilIdle() async throws -> Int {
         var steps = 0
-        while !Task.isCancelled, try await runStep() { steps += 1 }
+        var pending: [Int64] = []
+        while !Task.isCancelled, try await runStep(&pending) { steps += 1 }
         return steps
     }
 
     /// One chunk of the oldest unfinished job no other transaction holds, of the first listing
-    /// (oldest job first) that has one; false when there was none.
-    func runStep() async throws -> Bool {
+    /// in `pending` that has one; false when there was none. `pending` is the loop's list of
+    /// listings with unfinished jobs (oldest job first, from `crm_import_pending()`): the
+    /// first is stepped until it has nothing left, then dropped, and the list is asked for
+    /// again only when it runs dry, so a job costs two such queries, not one per chunk.
+    func runStep(_ pending: inout [Int64]) async throws -> Bool {
         do {
-            for row in try await pool.execute(Self.pending).rows {
-                if try await applyStep(listing: try row.decode(Int64.self, column: 0)) { return true }
+            var refreshed = false
+            while true {
+                if pending.isEmpty {
+                    if refreshed { return false }
+                    pending = try await pool.execute(Self.pending).rows.map { try $0.decode(Int64.self, column: 0) }
+                    refreshed = true
+                    continue
+                }
+                if try await applyStep(listing: pending[0]) { return true }
+                pending.removeFirst()
             }
-            return false
         } catch {
             databaseErrors.record(error)
             throw error
@@ -96,18 +107,23 @@ public final class ImportWorker: Sendable {
     /// the listing has none that no other transaction holds. The step may take longer than the
     /// pool's `statement_timeout` allows a request (``ImportSettings/stepTimeout``).
     private func applyStep(listing: Int64) async throws -> Bool {
-        try await pool.withConnection { connection in
-            try await connection.transaction { connection in
-                try await connection.simpleQuery("SET LOCAL statement_timeout = '\(ImportSettings.stepTimeout)'")
-                return try await connection.execute(Self.step, [listing, chunkSize]).rowCount > 0
-            }
+        try await pool.withConnection { try await Self.step(listing: listing, chunk: chunkSize, on: $0) }
+    }
+
+    /// One chunk of `listing`'s oldest unfinished job on `connection`, in a transaction of its
+    /// own: the step of the loop, and of `crm import` (``ImportStore/apply(_:chunk:on:)``).
+    static func step(listing: Int64, chunk: Int, on connection: PostgresConnection) async throws -> Bool {
+        try await connection.transaction { connection in
+            try await connection.simpleQuery("SET LOCAL statement_timeout = '\(ImportSettings.stepTimeout)'")
+            return try await connection.execute(step, [listing, chunk]).rowCount > 0
         }
     }
 
     private func run(readsStatistics: Bool) async {
         var lastReading = ContinuousClock.now - .seconds(10)
+        var pending: [Int64] = []
         while !Task.isCancelled {
-            let worked = (try? await runStep()) ?? false
+            let worked = (try? await runStep(&pending)) ?? false
             if readsStatistics, ContinuousClock.now - lastReading >= .seconds(5) {
                 lastReading = .now
                 try? await statistics.refresh(pool: pool)
