@@ -164,7 +164,7 @@ test-failover: packages build
 	python3 scripts/failover.py .build/debug/crm $(FAILOVER_MODES)
 
 # Before/after: BINARIES="a/crm b/crm" side by side on make bench's database, rounds interleaved
-# so that drift favours neither (SCENARIOS, ROUNDS, DURATION).
+# so that drift favours neither (SCENARIOS, ROUNDS, DURATION; DATABASES: one database each).
 bench-ab:
 	bash bench/ab.sh
 

@@ -8,6 +8,9 @@
 # binary, with its change against the first.
 #
 # Usage: BINARIES="old/crm .build/release/crm" make bench-ab   (SCENARIOS, ROUNDS 6, DURATION 10)
+# DATABASES="crm_bench_old crm_bench" gives each binary its own database (one name each, on the
+# same cluster), for builds whose schemas differ: each seeded by `make bench` of its own commit
+# (then renamed), each binary with its own key and ids.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 read -r -a binaries <<< "${BINARIES:?BINARIES: two or more crm executables}"
@@ -16,18 +19,30 @@ log() { echo "bench-ab: $*" >&2; }
 source bench/lib.sh
 require wrk=wrk
 BASE_URL=$(bash scripts/local-postgres.sh url)
-export DATABASE_URL=${BASE_URL/\/crm\?/\/crm_bench?}
-sql() { psql "$DATABASE_URL" -tAqc "$1"; }
-[[ $(sql "SELECT count(*) FROM contacts WHERE email LIKE 'bench%'" 2>/dev/null || echo 0) -gt 0 ]] ||
-  { log "crm_bench has no seeded contacts: run make bench first"; exit 1; }
-export CRM_KEY=$("${binaries[0]}" key create --listing 1 --name bench-ab) CRM_LISTING=1
-export CRM_CONTACTS=$(sql "SELECT count(*) FROM contacts WHERE listing_id = 1")
-read -r CRM_MIN_ID CRM_MAX_ID < <(sql "SELECT min(contact_id), max(contact_id) FROM contacts WHERE email LIKE 'bench%'" | tr '|' ' ')
-export CRM_MIN_ID CRM_MAX_ID
+read -r -a databases <<< "${DATABASES:-}"
+(( ${#databases[@]} == 0 )) && for _ in "${binaries[@]}"; do databases+=(crm_bench); done
+(( ${#databases[@]} == ${#binaries[@]} )) || { log "DATABASES: one database per binary"; exit 1; }
+# Per binary: its database's URL, and what the wrk scripts read (key, listing size, seeded ids).
+urls=() migrations=() keys=() contacts=() min_ids=() max_ids=()
+for i in "${!binaries[@]}"; do
+  url=${BASE_URL/\/crm\?/\/${databases[$i]}?}
+  sql() { psql "$url" -tAqc "$1"; }
+  [[ $(sql "SELECT count(*) FROM contacts WHERE email LIKE 'bench%'" 2>/dev/null || echo 0) -gt 0 ]] ||
+    { log "${databases[$i]} has no seeded contacts: run make bench first"; exit 1; }
+  urls+=("$url")
+  # Each binary migrates with its own checkout's sql/ (a .build/ path's), else ./sql.
+  dir=${binaries[$i]%%/.build/*}/sql; [[ -d $dir ]] || dir=sql
+  migrations+=("$dir")
+  keys+=("$(DATABASE_URL=$url CRM_MIGRATIONS_DIR=$dir "${binaries[$i]}" key create --listing 1 --name bench-ab)")
+  contacts+=("$(sql "SELECT count(*) FROM contacts WHERE listing_id = 1")")
+  read -r low high < <(sql "SELECT min(contact_id), max(contact_id) FROM contacts WHERE email LIKE 'bench%'" | tr '|' ' ')
+  min_ids+=("$low") max_ids+=("$high")
+done
+export CRM_LISTING=1
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 for i in "${!binaries[@]}"; do
-  "${binaries[$i]}" serve --host 127.0.0.1 --port $((18300 + i)) --pool-size 16 > /dev/null 2>&1 &
+  DATABASE_URL=${urls[$i]} CRM_MIGRATIONS_DIR=${migrations[$i]} "${binaries[$i]}" serve --host 127.0.0.1 --port $((18300 + i)) --pool-size 16 > /dev/null 2>&1 &
   pids+=($!)
   until curl -sf "http://127.0.0.1:$((18300 + i))/healthz" > /dev/null; do sleep 0.2; done
 done
@@ -42,7 +57,8 @@ for scenario in $SCENARIOS; do
     for i in "${order[@]}"; do
       url="http://127.0.0.1:$((18300 + i))"
       if [[ $scenario == healthz ]]; then args=("$url/healthz"); else args=(-s "bench/wrk/$scenario.lua" "$url"); fi
-      rate[$i]=$(wrk -t2 -c64 -d"${DURATION}s" "${args[@]}" | awk '/Requests\/sec/ { printf "%.0f", $2 }')
+      rate[$i]=$(CRM_KEY=${keys[$i]} CRM_CONTACTS=${contacts[$i]} CRM_MIN_ID=${min_ids[$i]} CRM_MAX_ID=${max_ids[$i]} \
+        wrk -t2 -c64 -d"${DURATION}s" "${args[@]}" | awk '/Requests\/sec/ { printf "%.0f", $2 }')
       sum[$i]=$(( ${sum[$i]:-0} + ${rate[$i]} ))
     done
     line="$scenario round $round:"; for ((i = 0; i < count; i++)); do line+=" ${rate[$i]}"; done; echo "$line"
