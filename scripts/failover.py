@@ -15,8 +15,8 @@ missing from the promoted standby (0 required in `sync`; measured and printed in
 
 Measured (debug build, 2 cores, 2026-12-02): first 2xx 0.01-0.11 s after the promotion, the slowest
 request 0.11-0.15 s, 300-420 requests refused with 503 while no primary was up; 0 acknowledged
-writes lost in `sync` (required) and, in these runs, in `async` too (not guaranteed: an
-asynchronous standby may lack the last commits of the primary it replaces).
+writes lost in `sync` (required); in `async` usually 0, once 1 of 15,641 (CI, 2026-12-03: not
+guaranteed, an asynchronous standby may lack the last commits of the primary it replaces).
 """
 import http.client
 import os
