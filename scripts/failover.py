@@ -13,10 +13,11 @@ standby with `pg_ctl promote`, and keeps writing. It checks and prints: every re
 first 2xx within 2 s of the promotion; crm serve never restarted; and the acknowledged writes
 missing from the promoted standby (0 required in `sync`; measured and printed in `async`).
 
-Measured (debug build, 2 cores, 2026-12-02): first 2xx 0.01-0.11 s after the promotion, the slowest
-request 0.07-0.15 s, 300-593 requests refused with 503 while no primary was up; 0 acknowledged
-writes lost in `sync` (required); in `async` usually 0, once 1 of 15,641 and once 12 of 12,641 (CI, 2026-12-03: not
-guaranteed, an asynchronous standby may lack the last commits of the primary it replaces).
+Measured (debug build, 2 cores, 2026-12-02 and CI runs of 2026-12-03): first 2xx 0.01-0.11 s after
+the promotion, the slowest request 0.07-0.15 s, 300-593 requests refused with 503 while no primary
+was up; 0 acknowledged writes lost in `sync` (required); in `async` usually 0, once 1 of 15,641 and
+once 12 of 12,641 (not guaranteed: an asynchronous standby may lack the last commits of the primary
+it replaces).
 """
 import http.client
 import os
